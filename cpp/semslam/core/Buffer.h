@@ -1,0 +1,110 @@
+// Buffer<T>: a typed array that owns its memory on one device (host memory for the CPU,
+// cudaMalloc'd memory for a GPU). Move-only; copies between host and device are explicit.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "semslam/core/CUDAUtils.h"
+#include "semslam/core/Device.h"
+
+namespace semslam {
+namespace core {
+
+template <typename T>
+class Buffer {
+public:
+    Buffer() = default;
+    Buffer(size_t count, const Device& device) : device_(device), count_(count) {
+        CheckAvailable(device);
+        if (count == 0) return;
+        if (device.IsCPU()) {
+            data_ = static_cast<T*>(std::malloc(count * sizeof(T)));
+            if (data_ == nullptr) throw std::bad_alloc();
+        } else {
+#ifdef SEMSLAM_WITH_CUDA
+            data_ = static_cast<T*>(cuda::Malloc(count * sizeof(T), device.id()));
+#endif
+        }
+    }
+    ~Buffer() { Release(); }
+
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    Buffer(Buffer&& other) noexcept { Swap(other); }
+    Buffer& operator=(Buffer&& other) noexcept {
+        if (this != &other) {
+            Release();
+            Swap(other);
+        }
+        return *this;
+    }
+
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    size_t size() const { return count_; }
+    size_t bytes() const { return count_ * sizeof(T); }
+    const Device& device() const { return device_; }
+
+    // Copies size() elements from host memory `src`.
+    void CopyFromHost(const T* src) {
+        if (count_ == 0) return;
+        if (device_.IsCPU()) {
+            std::memcpy(data_, src, bytes());
+        } else {
+#ifdef SEMSLAM_WITH_CUDA
+            cuda::MemcpyHostToDevice(data_, src, bytes(), device_.id());
+#endif
+        }
+    }
+    // Copies size() elements into host memory `dst`.
+    void CopyToHost(T* dst) const {
+        if (count_ == 0) return;
+        if (device_.IsCPU()) {
+            std::memcpy(dst, data_, bytes());
+        } else {
+#ifdef SEMSLAM_WITH_CUDA
+            cuda::MemcpyDeviceToHost(dst, data_, bytes(), device_.id());
+#endif
+        }
+    }
+    void Fill0() {
+        if (count_ == 0) return;
+        if (device_.IsCPU()) {
+            std::memset(data_, 0, bytes());
+        } else {
+#ifdef SEMSLAM_WITH_CUDA
+            cuda::Memset(data_, 0, bytes(), device_.id());
+#endif
+        }
+    }
+
+private:
+    void Release() noexcept {
+        if (data_ == nullptr) return;
+        if (device_.IsCPU()) {
+            std::free(data_);
+        } else {
+#ifdef SEMSLAM_WITH_CUDA
+            cuda::Free(data_, device_.id());
+#endif
+        }
+        data_ = nullptr;
+        count_ = 0;
+    }
+    void Swap(Buffer& other) noexcept {
+        std::swap(device_, other.device_);
+        std::swap(data_, other.data_);
+        std::swap(count_, other.count_);
+    }
+
+    Device device_;
+    T* data_ = nullptr;
+    size_t count_ = 0;
+};
+
+}  // namespace core
+}  // namespace semslam

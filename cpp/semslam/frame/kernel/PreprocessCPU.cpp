@@ -1,0 +1,2 @@
+// CPU (OpenMP) instantiation of the preprocessing kernels.
+#include "semslam/frame/kernel/PreprocessImpl.h"

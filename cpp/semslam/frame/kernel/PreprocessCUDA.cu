@@ -1,0 +1,2 @@
+// CUDA instantiation of the preprocessing kernels.
+#include "semslam/frame/kernel/PreprocessImpl.h"
