@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 TORCH ?= torch>=2.1,<2.14
 # apt packages the wheels load at run time (open3d and pyrealsense2 need libusb)
 APT_PACKAGES ?= libusb-1.0-0 libgomp1
-CORE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml semslam/__init__.py
+# The editable install maps the package's subpackages when it is made: reinstall when the core
+# or the build changes, or when a subpackage appears.
+CORE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml $(shell find semslam -name __init__.py)
 
 .PHONY: all demo test bench build system-deps clean
 

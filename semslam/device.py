@@ -7,7 +7,7 @@ what is missing.
 
 from __future__ import annotations
 
-from .errors import SemslamError
+from .errors import DeviceError, SemslamError
 
 
 def core():
@@ -34,7 +34,10 @@ def available_devices() -> list[str]:
 
 def check_device(device: str) -> str:
     """Canonical name of `device` ("cuda" -> "cuda:0"); DeviceError if it is not usable here."""
-    return core().check_device(str(device))
+    try:
+        return core().check_device(str(device))
+    except ValueError as exc:  # an unparseable name
+        raise DeviceError(str(exc)) from None
 
 
 def device_name(device: str) -> str:

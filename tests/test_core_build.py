@@ -30,7 +30,7 @@ def test_build_info_and_devices():
 
 
 def test_unknown_device_string():
-    with pytest.raises(ValueError, match="expected 'cpu', 'cuda' or 'cuda:N'"):
+    with pytest.raises(DeviceError, match="expected 'cpu', 'cuda' or 'cuda:N'"):
         check_device("gpu0")
 
 
