@@ -104,6 +104,31 @@ class SynthConfig(_Section):
     sensor: SensorNoiseConfig = SensorNoiseConfig()
 
 
+class DemoConfig(_Section):
+    """What `semslam demo` runs on: a synthetic sequence it generates itself (no download)."""
+
+    frames: int = Field(30, ge=2, description="frames generated for the demo")
+    seed: int = 0
+    trajectory: Literal["orbit", "walk", "loop"] = "orbit"
+    noise: Literal["kinect", "none"] = "kinect"
+
+
+class EvalConfig(_Section):
+    """How an estimated trajectory is compared with ground truth (`semslam eval`, through evo)."""
+
+    max_difference: float = Field(
+        0.02, gt=0, description="s; an estimated pose matches the nearest ground truth within this (TUM benchmark's default)"
+    )
+    alignment: Literal["se3", "sim3", "none"] = Field(
+        "se3", description="Umeyama alignment of the estimate onto the ground truth: rigid (se3), with scale (sim3), or none"
+    )
+    rpe_delta_frames: int = Field(1, ge=1, description="frames; pose-pair step of the per-frame RPE")
+    rpe_delta_seconds: float = Field(1.0, gt=0, description="s; pose-pair time step of the per-second RPE")
+    rpe_delta_tolerance: float = Field(
+        0.1, gt=0, lt=1, description="fraction of rpe_delta_seconds a pair's time step may miss it by (evo's rel_delta_tol)"
+    )
+
+
 class Config(_Section):
     """Everything a semslam run is configured with."""
 
@@ -111,6 +136,8 @@ class Config(_Section):
     dataset: DatasetConfig = DatasetConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
     synth: SynthConfig = SynthConfig()
+    demo: DemoConfig = DemoConfig()
+    eval: EvalConfig = EvalConfig()
 
 
 def _merge(base: dict, override: dict) -> dict:

@@ -40,3 +40,33 @@ SEMSLAM_HOST_DEVICE inline float QuietNaN() { return nanf(""); }
 
 }  // namespace core
 }  // namespace semslam
+
+namespace semslam {
+namespace core {
+
+// A rigid transform as 3x4 row-major [R | t]; T_a_b maps points from frame b into frame a.
+struct Rigid3f {
+    float m[12];
+
+    SEMSLAM_HOST_DEVICE Vec3f Apply(const Vec3f& p) const {
+        return {m[0] * p.x + m[1] * p.y + m[2] * p.z + m[3], m[4] * p.x + m[5] * p.y + m[6] * p.z + m[7],
+                m[8] * p.x + m[9] * p.y + m[10] * p.z + m[11]};
+    }
+    SEMSLAM_HOST_DEVICE Vec3f Rotate(const Vec3f& v) const {
+        return {m[0] * v.x + m[1] * v.y + m[2] * v.z, m[4] * v.x + m[5] * v.y + m[6] * v.z,
+                m[8] * v.x + m[9] * v.y + m[10] * v.z};
+    }
+    // The inverse transform (R^T, -R^T t).
+    SEMSLAM_HOST_DEVICE Rigid3f Inverse() const {
+        Rigid3f r;
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j) r.m[4 * i + j] = m[4 * j + i];
+        const Vec3f t = {m[3], m[7], m[11]};
+        for (int i = 0; i < 3; ++i) r.m[4 * i + 3] = -(r.m[4 * i] * t.x + r.m[4 * i + 1] * t.y + r.m[4 * i + 2] * t.z);
+        return r;
+    }
+    static Rigid3f Identity() { return {{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}}; }
+};
+
+}  // namespace core
+}  // namespace semslam

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "semslam/core/Buffer.h"
+#include "semslam/core/Camera.h"
 
 namespace semslam {
 namespace frame {
@@ -15,9 +16,7 @@ struct BilateralParams {
     float depth_max;
 };
 
-struct PinholeIntrinsics {
-    float fx, fy, cx, cy;  // pixels
-};
+using core::PinholeIntrinsics;
 
 // depth_in, depth_out: [H*W] metres, 0 = invalid. Invalid centres stay 0; invalid neighbours
 // take no part in the weighted mean.

@@ -1,0 +1,5 @@
+"""`python -m semslam` is the `semslam` command."""
+
+from .cli import main
+
+main()
