@@ -35,7 +35,7 @@ $(VENV)/.deps: pyproject.toml | system-deps
 	touch $@
 
 $(VENV)/.core: $(VENV)/.deps $(CORE_SOURCES)
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	flock $(VENV)/.build-lock $(PY) -m pip install -q --no-build-isolation -e ".[test]"
 	$(PY) -c "import semslam._core as c; print('semslam core:', c.build_info())"
 	touch $@
 

@@ -6,14 +6,13 @@ Poses are 4x4 float64 `T_world_cam` matrices; timestamps are float64 seconds. Qu
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..errors import TrajectoryFormatError
+from .atomic import atomic_open
 
 _FIELDS = 8  # timestamp tx ty tz qx qy qz qw
 _QUAT_NORM_TOLERANCE = 1e-3  # a written-out unit quaternion rounds to within this of norm 1
@@ -124,16 +123,5 @@ def write_tum_trajectory(path: str | Path, timestamps: np.ndarray, poses: np.nda
             raise ValueError(f"pose {i} (t={t:.6f}): {exc}") from None
         tx, ty, tz = T[:3, 3]
         lines.append(f"{t:.6f} {tx:.9f} {ty:.9f} {tz:.9f} {qx:.9f} {qy:.9f} {qz:.9f} {qw:.9f}")
-    text = "\n".join(lines) + "\n"
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    with atomic_open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
