@@ -151,6 +151,15 @@ def demo(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+@app.command("config")
+def show_config(config: Optional[Path] = ConfigOption) -> None:
+    """Print the resolved configuration (defaults + the given file) as YAML, to save and reuse."""
+    import yaml
+
+    cfg = _config(config, {})
+    typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), nl=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version and what the core was built with."""
