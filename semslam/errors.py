@@ -35,5 +35,9 @@ class DeviceError(SemslamError):
     """A compute device was asked for that this build or this machine does not have."""
 
 
+class EvaluationError(SemslamError):
+    """A trajectory cannot be evaluated: no ground truth, no run output, or no poses in common."""
+
+
 class DatasetWarning(UserWarning):
     """Something a user may want to go on with (a few missing frames); strict mode raises instead."""
