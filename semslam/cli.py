@@ -151,6 +151,21 @@ def demo(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+@app.command("eval")
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A folder written by `semslam run ... --out DIR`."),
+    gt: Optional[Path] = typer.Option(None, "--gt", help="Ground truth in TUM format (default: the run's dataset's)."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """ATE and RPE of a run's trajectory against ground truth (evo, SE(3) alignment); saves eval.json."""
+    from .eval import evaluate_run, format_table
+
+    cfg = _config(config, {})
+    result = evaluate_run(run_dir, gt_path=gt, config=cfg.eval)
+    typer.echo(format_table(result))
+    typer.echo(f"saved {run_dir / 'eval.json'}")
+
+
 @app.command("config")
 def show_config(config: Optional[Path] = ConfigOption) -> None:
     """Print the resolved configuration (defaults + the given file) as YAML, to save and reuse."""
