@@ -47,6 +47,54 @@ class PreprocessConfig(_Section):
     depth_max: float = Field(8.0, gt=0, description="m; farther readings are treated as invalid")
 
 
+class TrackingConfig(_Section):
+    """Frame-to-model RGB-D tracking (ElasticFusion's RGBDOdometry: ICP + photometric, 3 levels).
+
+    Intensities are 0..255 (0.299 R + 0.587 G + 0.114 B); levels are numbered from the full
+    resolution (0) to the coarsest (2) and run coarsest first.
+    """
+
+    iterations: tuple[int, int, int] = Field(
+        (10, 5, 4), description="Gauss-Newton iterations for levels 0 (full), 1, 2 (ElasticFusion: 10, 5, 4)"
+    )
+    pyramid_sigma_depth: float = Field(
+        0.03, gt=0, description="m; depth pyrDown averages neighbours within 3 sigma (KinectFusion/ElasticFusion 30 mm)"
+    )
+    icp_max_distance: float = Field(0.10, gt=0, description="m; ICP association gate (ElasticFusion distThresh 0.1)")
+    icp_max_angle_deg: float = Field(
+        20.0, gt=0, le=90, description="deg; ICP normal-angle gate (ElasticFusion angleThresh sin 20 deg)"
+    )
+    icp_weight: float = Field(
+        10.0, ge=0, description="ICP residuals weigh this much relative to RGB: A = w^2 A_icp + A_rgb "
+        "(ElasticFusion's icpWeight 10)"
+    )
+    rgb_max_depth_delta: float = Field(
+        0.07, gt=0, description="m; photometric association depth gate (ElasticFusion maxDepthDeltaRGB)"
+    )
+    rgb_min_gradient: tuple[float, float, float] = Field(
+        (5.0, 3.0, 1.0), description="intensity/pixel; weaker gradients are not used, levels 0, 1, 2 "
+        "(ElasticFusion minimumGradientMagnitudes)"
+    )
+    min_inlier_fraction: float = Field(
+        0.1, ge=0, le=1, description="failure below this fraction of valid pixels with an ICP match at level 0 (ours)"
+    )
+    max_condition: float = Field(
+        1e6, gt=1, description="failure when the final 6x6 system's condition number exceeds this (ours, measured)"
+    )
+    max_translation: float = Field(
+        0.3, gt=0, description="m; failure when the estimate moves this far from the initial pose (ElasticFusion 0.3)"
+    )
+    max_rotation_deg: float = Field(
+        20.0, gt=0, description="deg; failure when the estimate rotates this far from the initial pose (ours)"
+    )
+    convergence_epsilon: float = Field(
+        1e-4,
+        ge=0,
+        description="a level stops early when the update's norm (rad and m together) falls below this "
+        "(ours; 1e-4 loses no accuracy on TUM fr1/desk against 1e-6)",
+    )
+
+
 class SensorNoiseConfig(_Section):
     """Kinect-like depth/colour noise for synthetic sequences.
 
@@ -74,6 +122,9 @@ class SensorNoiseConfig(_Section):
     rgb_sigma: float = Field(2.0, ge=0, description="intensity levels (0-255); Gaussian colour noise")
 
 
+KINECT_FOCAL_PX = 525.0  # px at 640x480: the Kinect v1 focal length (TUM's default intrinsics)
+
+
 class SynthConfig(_Section):
     """Synthetic indoor sequences with exact ground truth."""
 
@@ -89,8 +140,10 @@ class SynthConfig(_Section):
     )
     width: int = Field(640, ge=16, description="px; image width")
     height: int = Field(480, ge=16, description="px; image height")
-    fx: float = Field(525.0, gt=0, description="px; default Kinect-like focal length")
-    fy: float = Field(525.0, gt=0, description="px; vertical focal length")
+    fx: float | None = Field(
+        None, gt=0, description="px; None: Kinect-like 525 px at 640 px width, scaled with the width"
+    )
+    fy: float | None = Field(None, gt=0, description="px; None: 525 px at 480 px height, scaled with the height")
     cx: float | None = Field(None, description="px; principal point (None: (width - 1) / 2)")
     cy: float | None = Field(None, description="px; principal point (None: (height - 1) / 2)")
     fps: float = Field(30.0, gt=0, description="frames per second; sets timestamps")
@@ -129,12 +182,101 @@ class EvalConfig(_Section):
     )
 
 
+class MapConfig(_Section):
+    """The surfel map: rendering, fusion and clean-up (ElasticFusion, Whelan et al. RSS 2015 /
+    IJRR 2016). Sources name mp3guy/ElasticFusion's files: ElasticFusion.cpp (EF), the shaders
+    splat.vert (prediction), index_map.vert, data.vert (association), update.vert (averaging),
+    copy_unstable.vert (clean-up), surfels.glsl (radius, confidence) and IndexMap.cpp.
+    """
+
+    time_window: int = Field(
+        200, ge=0, description="frames; a surfel is active (rendered, fused) while time - last update <= this "
+        "(EF timeDelta, -t 200)"
+    )
+    confidence_threshold: float = Field(
+        10.0, ge=0, description="accumulated weight at which a surfel is stable; only stable surfels are "
+        "predicted for tracking (EF confidenceThreshold, -c 10; splat.vert)"
+    )
+    render_depth_max: float = Field(
+        20.0, gt=0, description="m; farther surfels are not rendered (EF maxDepthProcessed 20)"
+    )
+    fuse_depth_max: float = Field(
+        3.0, gt=0, description="m; farther measurements are not fused (EF depthCutoff, -d 3)"
+    )
+    index_scale: int = Field(
+        4, ge=1, le=16, description="sub-pixels per pixel and axis of the fine index map used for association "
+        "(EF IndexMap::FACTOR 4 in the 2015 release; later versions use 1)"
+    )
+    window_multiplier: int = Field(
+        2, ge=1, le=16, description="association / clean window: index_scale * this sub-pixels per axis, "
+        "centred on the pixel (EF windowMultiplier 2: 8x8 sub-pixels)"
+    )
+    fuse_depth_gate: float = Field(
+        0.05, gt=0, description="m; a candidate's depth along the pixel's ray must differ by less (data.vert 0.05)"
+    )
+    fuse_normal_angle: float = Field(
+        0.5, gt=0, description="rad; candidate and measured normals must agree within this, 28.6 deg (data.vert 0.5)"
+    )
+    fuse_grazing_normal_z: float = Field(
+        0.75, ge=0, le=1, description="the normal test is skipped when the candidate's camera-frame |n_z| is "
+        "below this (data.vert 0.75)"
+    )
+    fuse_radius_ratio: float = Field(
+        1.5, gt=0, description="a match is averaged in only when its radius < this * the surfel's; otherwise only "
+        "confidence and time are updated (update.vert (1.0 + 0.5))"
+    )
+    radius_max_factor: float = Field(
+        2.0, ge=1, description="measurement radius sqrt(2) z / f / |n_z| is capped at this * sqrt(2) z / f "
+        "(surfels.glsl getRadius)"
+    )
+    confidence_sigma: float = Field(
+        0.6, gt=0, description="Gaussian sigma of a measurement's confidence over its distance from the principal "
+        "point normalised by the half image diagonal (paper and surfels.glsl: 2 sigma^2 = 0.72)"
+    )
+    checkerboard: bool = Field(
+        True, description="fuse only pixels whose x and y parity equal the frame time's, a quarter of the image "
+        "per frame (data.vert)"
+    )
+    unstable_time: int = Field(
+        20, ge=0, description="frames; unstable surfels not updated for longer are removed (copy_unstable.vert 20)"
+    )
+    merge_depth: float = Field(
+        0.01, gt=0, description="m; an older stable surfel less than this behind a surfel overlaps it "
+        "(copy_unstable.vert 0.01)"
+    )
+    merge_radius_factor: float = Field(
+        1.4, gt=0, description="... when also laterally (camera x, y) within this * the surfel's radius "
+        "(copy_unstable.vert 1.4)"
+    )
+    merge_count: int = Field(
+        8, ge=0, description="a surfel with more overlap samples than this is removed as a duplicate; the window "
+        "is sampled every half sub-pixel, so a sub-pixel counts up to 4 times (copy_unstable.vert count > 8)"
+    )
+    free_space_depth: float = Field(
+        0.01, ge=0, description="m; stable surfels updated this frame more than this behind a surfel ... "
+        "(copy_unstable.vert 0.01)"
+    )
+    free_space_normal_z: float = Field(
+        0.85, ge=0, le=1, description="... while it faces the camera (|n_z| above this) ... (copy_unstable.vert 0.85)"
+    )
+    free_space_count: int = Field(
+        4, ge=0, description="... in more samples than this remove it as a free-space violation "
+        "(copy_unstable.vert zCount > 4)"
+    )
+    initial_capacity: int = Field(
+        1 << 18, ge=0, description="surfels allocated up front; capacity doubles when exceeded "
+        "(EF allocates a fixed 3072^2)"
+    )
+
+
 class Config(_Section):
     """Everything a semslam run is configured with."""
 
     device: str = Field("cpu", description="cpu or cuda[:N]")
     dataset: DatasetConfig = DatasetConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
+    map: MapConfig = MapConfig()
+    tracking: TrackingConfig = TrackingConfig()
     synth: SynthConfig = SynthConfig()
     demo: DemoConfig = DemoConfig()
     eval: EvalConfig = EvalConfig()
