@@ -4,17 +4,11 @@ fr3/teddy, and the benchmark helpers they use (benchmarks/common.py)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
-
-if str(REPO_ROOT) not in sys.path:  # benchmarks/ is not an installed package
-    sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks.common import StageTimer, format_table, save_json  # noqa: E402
+from benchmarks.common import StageTimer, format_table, save_json
 
 TEDDY = "tum/rgbd_dataset_freiburg3_teddy_first200"
 FRAMES = 15  # 0.5 s of a hand-held orbit: about 13 cm and 7 degrees of motion
