@@ -21,6 +21,7 @@ using semslam::pybind::ParseAvailableDevice;
 namespace semslam {
 namespace pybind {
 void BindFrame(py::module_& m);
+void BindOdometry(py::module_& m);
 }  // namespace pybind
 }  // namespace semslam
 
@@ -88,4 +89,5 @@ PYBIND11_MODULE(_core, m) {
           py::arg("device"), "Canonical name of an available device; DeviceError otherwise.");
 
     semslam::pybind::BindFrame(m);
+    semslam::pybind::BindOdometry(m);
 }

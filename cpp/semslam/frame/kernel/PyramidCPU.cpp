@@ -1,0 +1,2 @@
+// CPU (OpenMP) instantiation of the pyramid kernels.
+#include "semslam/frame/kernel/PyramidImpl.h"

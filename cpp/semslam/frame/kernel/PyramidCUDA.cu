@@ -1,0 +1,2 @@
+// CUDA instantiation of the pyramid kernels.
+#include "semslam/frame/kernel/PyramidImpl.h"

@@ -1,0 +1,2 @@
+// CPU (OpenMP) instantiation of the tracking reductions.
+#include "semslam/odometry/kernel/OdometryImpl.h"

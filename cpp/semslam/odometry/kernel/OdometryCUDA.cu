@@ -1,0 +1,2 @@
+// CUDA instantiation of the tracking reductions.
+#include "semslam/odometry/kernel/OdometryImpl.h"
