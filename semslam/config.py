@@ -55,7 +55,9 @@ class TrackingConfig(_Section):
     """
 
     iterations: tuple[int, int, int] = Field(
-        (10, 5, 4), description="Gauss-Newton iterations for levels 0 (full), 1, 2 (ElasticFusion: 10, 5, 4)"
+        (10, 5, 4),
+        description="Gauss-Newton iterations for levels 0 (full resolution, >= 1), 1, 2 (half, quarter); run "
+        "coarsest first, 4 then 5 then 10 (ElasticFusion's iterations[0..2] = 10, 5, 4)",
     )
     pyramid_sigma_depth: float = Field(
         0.03, gt=0, description="m; depth pyrDown averages neighbours within 3 sigma (KinectFusion/ElasticFusion 30 mm)"

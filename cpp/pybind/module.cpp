@@ -21,6 +21,7 @@ using semslam::pybind::ParseAvailableDevice;
 namespace semslam {
 namespace pybind {
 void BindFrame(py::module_& m);
+void BindMap(py::module_& m);
 void BindOdometry(py::module_& m);
 }  // namespace pybind
 }  // namespace semslam
@@ -89,5 +90,6 @@ PYBIND11_MODULE(_core, m) {
           py::arg("device"), "Canonical name of an available device; DeviceError otherwise.");
 
     semslam::pybind::BindFrame(m);
+    semslam::pybind::BindMap(m);
     semslam::pybind::BindOdometry(m);
 }

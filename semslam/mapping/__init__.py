@@ -1,4 +1,4 @@
-"""Thin typed wrappers over the C++ core: preprocessing and odometry (the surfel map follows)."""
+"""Thin typed wrappers over the C++ core: preprocessing, and later the surfel map and odometry."""
 
 from .odometry import (
     RGBDOdometry,
@@ -10,8 +10,12 @@ from .odometry import (
     rgb_to_intensity,
 )
 from .preprocess import bilateral_filter, normal_map, preprocess_depth, vertex_map
+from .surfel_map import INTENSITY_SCALE, Prediction, SurfelMap
 
 __all__ = [
+    "INTENSITY_SCALE",
+    "Prediction",
+    "SurfelMap",
     "RGBDOdometry",
     "TrackingResult",
     "bilateral_filter",

@@ -1,0 +1,430 @@
+#include "semslam/map/SurfelMap.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "semslam/core/CUDAUtils.h"
+#include "semslam/core/Dispatch.h"
+#include "semslam/map/kernel/SurfelMapKernels.h"
+
+namespace semslam {
+namespace map {
+
+namespace {
+
+constexpr int64_t kMinCapacity = 1024;
+constexpr int64_t kMaxSurfels = std::numeric_limits<int32_t>::max() - 1;  // indices are int32
+
+template <typename T>
+void HostToDevice(T* dst, const T* src, int64_t count, const core::Device& device) {
+    if (count <= 0) return;
+    if (device.IsCPU()) {
+        std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(T));
+        return;
+    }
+#ifdef SEMSLAM_WITH_CUDA
+    core::cuda::MemcpyHostToDevice(dst, src, static_cast<size_t>(count) * sizeof(T), device.id());
+#endif
+}
+
+template <typename T>
+void DeviceToHost(T* dst, const T* src, int64_t count, const core::Device& device) {
+    if (count <= 0) return;
+    if (device.IsCPU()) {
+        std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(T));
+        return;
+    }
+#ifdef SEMSLAM_WITH_CUDA
+    core::cuda::MemcpyDeviceToHost(dst, src, static_cast<size_t>(count) * sizeof(T), device.id());
+#endif
+}
+
+template <typename T>
+void CheckBuffer(const core::Buffer<T>& buffer, size_t expected, const core::Device& device, const char* what) {
+    if (buffer.size() != expected) {
+        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
+                                    " values, expected " + std::to_string(expected));
+    }
+    if (buffer.device() != device) {
+        throw std::invalid_argument(std::string(what) + " is on " + buffer.device().ToString() +
+                                    " but the surfel map is on " + device.ToString());
+    }
+}
+
+void CheckPose(const core::Rigid3f& T, const char* what) {
+    for (float v : T.m) {
+        if (!std::isfinite(v)) throw std::invalid_argument(std::string(what) + " holds a non-finite value");
+    }
+}
+
+void CheckIntrinsics(const PinholeIntrinsics& K) {
+    if (!(K.fx > 0) || !(K.fy > 0) || !std::isfinite(K.cx) || !std::isfinite(K.cy)) {
+        throw std::invalid_argument("intrinsics need positive focal lengths and a finite principal point");
+    }
+}
+
+void CheckParams(const SurfelMapParams& p) {
+    auto require = [](bool ok, const char* message) {
+        if (!ok) throw std::invalid_argument(std::string("surfel map parameters: ") + message);
+    };
+    require(p.time_window >= 0, "time_window must be >= 0");
+    require(p.confidence_threshold >= 0, "confidence_threshold must be >= 0");
+    require(p.render_depth_max > 0 && p.fuse_depth_max > 0, "depth limits must be positive");
+    require(p.index_scale >= 1 && p.window_multiplier >= 1, "index_scale and window_multiplier must be >= 1");
+    require(p.index_scale * p.window_multiplier <= 16, "index_scale * window_multiplier must be <= 16");
+    require(p.fuse_depth_gate > 0 && p.fuse_normal_angle > 0, "fusion gates must be positive");
+    require(p.fuse_radius_ratio > 0 && p.radius_max_factor >= 1, "radius factors out of range");
+    require(p.confidence_sigma > 0, "confidence_sigma must be positive");
+    require(p.unstable_time >= 0, "unstable_time must be >= 0");
+    require(p.merge_depth > 0 && p.merge_radius_factor > 0 && p.free_space_depth >= 0,
+            "clean distances must be positive");
+    require(p.initial_capacity >= 0, "initial_capacity must be >= 0");
+}
+
+}  // namespace
+
+SurfelMap::SurfelMap(const core::Device& device, const SurfelMapParams& params, int num_classes)
+    : device_(device), params_(params), num_classes_(num_classes) {
+    core::CheckAvailable(device);
+    CheckParams(params);
+    if (num_classes < 0) throw std::invalid_argument("num_classes must be >= 0");
+    Reserve(std::max<int64_t>(params.initial_capacity, kMinCapacity));
+}
+
+int64_t SurfelMap::bytes_per_surfel() const {
+    return 3 * 3 * sizeof(float) + 2 * sizeof(float) + 3 * sizeof(int32_t) +
+           static_cast<int64_t>(num_classes_) * sizeof(float);
+}
+
+SurfelArrays SurfelMap::Arrays() {
+    return {positions_.data(),  normals_.data(),           colours_.data(),       radii_.data(),
+            confidences_.data(), init_times_.data(),        last_update_times_.data(),
+            instance_ids_.data(), class_probs_.data(),       num_classes_};
+}
+
+void SurfelMap::Reserve(int64_t count) {
+    if (count > kMaxSurfels) throw std::length_error("surfel map would exceed " + std::to_string(kMaxSurfels) + " surfels");
+    if (count <= capacity_) return;
+    const int64_t capacity = std::min(kMaxSurfels, std::max({count, 2 * capacity_, kMinCapacity}));
+    const size_t cap = static_cast<size_t>(capacity);
+    const int64_t n = size_;
+    auto grow_float = [&](core::Buffer<float>& field, int stride) {
+        core::Buffer<float> bigger(cap * stride, device_);
+        if (n > 0 && stride > 0) SEMSLAM_DISPATCH(device_, CopyFloat, field.data(), bigger.data(), n * stride);
+        field = std::move(bigger);
+    };
+    auto grow_int = [&](core::Buffer<int32_t>& field) {
+        core::Buffer<int32_t> bigger(cap, device_);
+        if (n > 0) SEMSLAM_DISPATCH(device_, CopyInt, field.data(), bigger.data(), n);
+        field = std::move(bigger);
+    };
+    grow_float(positions_, 3);
+    grow_float(normals_, 3);
+    grow_float(colours_, 3);
+    grow_float(radii_, 1);
+    grow_float(confidences_, 1);
+    grow_float(class_probs_, num_classes_);
+    grow_int(init_times_);
+    grow_int(last_update_times_);
+    grow_int(instance_ids_);
+    owners_ = core::Buffer<uint32_t>(cap, device_);
+    SEMSLAM_DISPATCH(device_, FillOwners, owners_.data(), capacity);
+    scratch_f_ = core::Buffer<float>(cap * std::max(3, num_classes_), device_);
+    scratch_i_ = core::Buffer<int32_t>(cap, device_);
+    core::Buffer<int32_t> slots(cap, device_);
+    if (fine_rendered_ > 0) SEMSLAM_DISPATCH(device_, CopyInt, fine_slots_.data(), slots.data(), fine_rendered_);
+    fine_slots_ = std::move(slots);
+    capacity_ = capacity;
+}
+
+void SurfelMap::EnsureWorkspace(int64_t pixels, int64_t fine_pixels) {
+    if (keys_.size() < static_cast<size_t>(pixels)) {
+        keys_ = core::Buffer<uint64_t>(pixels, device_);
+        SEMSLAM_DISPATCH(device_, FillKeys, keys_.data(), pixels);
+    }
+    core::Buffer<uint64_t>& fine_keys = prediction_.fine_keys;
+    if (fine_keys.size() < static_cast<size_t>(fine_pixels)) {
+        fine_keys = core::Buffer<uint64_t>(fine_pixels, device_);
+        SEMSLAM_DISPATCH(device_, FillKeys, fine_keys.data(), fine_pixels);
+        fine_rendered_ = 0;
+        prediction_.fine_time = -1;
+    }
+    if (pixel_match_.size() < static_cast<size_t>(pixels)) pixel_match_ = core::Buffer<int32_t>(pixels, device_);
+    const size_t flags = static_cast<size_t>(std::max(pixels, capacity_));
+    if (flags_.size() < flags) {
+        flags_ = core::Buffer<uint8_t>(flags, device_);
+        ranks_ = core::Buffer<int32_t>(flags, device_);
+    }
+    if (chunk_counts_.size() == 0) {
+        chunk_counts_ = core::Buffer<int32_t>(kernel::kRankChunks, device_);
+        chunk_host_.resize(kernel::kRankChunks);
+    }
+}
+
+int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buffer<int32_t>& positions) {
+    SEMSLAM_DISPATCH(device_, ChunkCounts, flags.data(), n, chunk_counts_.data());
+    chunk_counts_.CopyToHost(chunk_host_.data());
+    int64_t total = 0;
+    for (int c = 0; c < kernel::kRankChunks; ++c) {
+        const int32_t count = chunk_host_[c];
+        chunk_host_[c] = static_cast<int32_t>(total);
+        total += count;
+    }
+    chunk_counts_.CopyFromHost(chunk_host_.data());
+    SEMSLAM_DISPATCH(device_, ChunkRanks, flags.data(), n, chunk_counts_.data(), positions.data());
+    return total;
+}
+
+void SurfelMap::ClearFineKeys() {
+    if (fine_rendered_ > 0) {
+        SEMSLAM_DISPATCH(device_, ClearSlots, prediction_.fine_keys.data(), fine_slots_.data(), fine_rendered_);
+    }
+    fine_rendered_ = 0;
+    prediction_.fine_time = -1;
+}
+
+void SurfelMap::CheckFrameSize(int width, int height) const {
+    if (width < 3 || height < 3) {
+        throw std::invalid_argument("image size " + std::to_string(width) + "x" + std::to_string(height) +
+                                    " is too small (at least 3x3)");
+    }
+    const int64_t fine = static_cast<int64_t>(width) * height * params_.index_scale * params_.index_scale;
+    if (fine > std::numeric_limits<int32_t>::max()) throw std::invalid_argument("image too large for the index map");
+}
+
+Prediction& SurfelMap::Predict(const core::Rigid3f& T_world_cam, const PinholeIntrinsics& intrinsics, int width,
+                               int height, int time) {
+    CheckFrameSize(width, height);
+    CheckPose(T_world_cam, "T_world_cam");
+    CheckIntrinsics(intrinsics);
+    const int64_t pixels = static_cast<int64_t>(width) * height;
+    EnsureWorkspace(pixels, pixels * params_.index_scale * params_.index_scale);
+    Prediction& p = prediction_;
+    if (p.width != width || p.height != height || p.index_map.size() != static_cast<size_t>(pixels)) {
+        p.vertices = core::Buffer<float>(3 * pixels, device_);
+        p.normals = core::Buffer<float>(3 * pixels, device_);
+        p.colours = core::Buffer<float>(3 * pixels, device_);
+        p.intensity = core::Buffer<float>(pixels, device_);
+        p.index_map = core::Buffer<int32_t>(pixels, device_);
+        p.width = width;
+        p.height = height;
+    }
+    const core::Rigid3f T_cam_world = T_world_cam.Inverse();
+    SEMSLAM_DISPATCH(device_, SplatKeys, Arrays(), size_, T_cam_world, intrinsics, width, height, time, params_,
+                     keys_.data());
+    SEMSLAM_DISPATCH(device_, ResolvePrediction, Arrays(), keys_.data(), T_cam_world, intrinsics, width, height,
+                     p.vertices.data(), p.normals.data(), p.colours.data(), p.intensity.data(), p.index_map.data());
+    p.time = time;
+    p.T_world_cam = T_world_cam;
+    p.intrinsics = intrinsics;
+    return p;
+}
+
+void SurfelMap::RenderIndexMap(const core::Rigid3f& T_world_cam, const PinholeIntrinsics& intrinsics, int width,
+                               int height, int time) {
+    CheckFrameSize(width, height);
+    CheckPose(T_world_cam, "T_world_cam");
+    CheckIntrinsics(intrinsics);
+    RenderIndexMapOf(size_, T_world_cam, intrinsics, width, height, time);
+}
+
+void SurfelMap::RenderIndexMapOf(int64_t count, const core::Rigid3f& T_world_cam, const PinholeIntrinsics& intrinsics,
+                                 int width, int height, int time) {
+    const int scale = params_.index_scale;
+    const int64_t pixels = static_cast<int64_t>(width) * height;
+    ClearFineKeys();
+    EnsureWorkspace(pixels, pixels * scale * scale);
+    Prediction& p = prediction_;
+    p.fine_width = width * scale;
+    p.fine_height = height * scale;
+    SEMSLAM_DISPATCH(device_, IndexKeys, Arrays(), count, T_world_cam.Inverse(),
+                     intrinsics.Scaled(static_cast<float>(scale)), p.fine_width, p.fine_height, time, params_,
+                     p.fine_keys.data(), fine_slots_.data());
+    fine_rendered_ = count;
+    p.fine_time = time;
+    p.fine_T_world_cam = T_world_cam;
+}
+
+FuseStats SurfelMap::Fuse(const core::Buffer<float>& vertices, const core::Buffer<float>& normals,
+                          const core::Buffer<uint8_t>& rgb, const core::Rigid3f& T_world_cam,
+                          const PinholeIntrinsics& intrinsics, int width, int height, int time, float weight) {
+    CheckFrameSize(width, height);
+    const size_t pixels = static_cast<size_t>(width) * height;
+    CheckBuffer(vertices, 3 * pixels, device_, "vertices");
+    CheckBuffer(normals, 3 * pixels, device_, "normals");
+    CheckBuffer(rgb, 3 * pixels, device_, "rgb");
+    CheckPose(T_world_cam, "T_world_cam");
+    CheckIntrinsics(intrinsics);
+    if (time < 0) throw std::invalid_argument("time must be >= 0, got " + std::to_string(time));
+    if (!(weight >= 0.0f) || !std::isfinite(weight)) throw std::invalid_argument("weight must be finite and >= 0");
+
+    RenderIndexMapOf(size_, T_world_cam, intrinsics, width, height, time);
+    const core::Rigid3f T_cam_world = T_world_cam.Inverse();
+    SEMSLAM_DISPATCH(device_, Associate, Arrays(), prediction_.fine_keys.data(), T_cam_world, intrinsics, width,
+                     height, vertices.data(), normals.data(), time, params_, pixel_match_.data(), flags_.data(),
+                     owners_.data());
+    double counts[4];
+    SEMSLAM_DISPATCH(device_, ApplyUpdates, Arrays(), pixel_match_.data(), owners_.data(), T_world_cam, intrinsics,
+                     width, height, vertices.data(), normals.data(), rgb.data(), time, weight, params_, counts);
+    const int64_t added = Rank(flags_, static_cast<int64_t>(pixels), ranks_);
+
+    size_before_fuse_ = size_;
+    Reserve(size_ + added);
+    SEMSLAM_DISPATCH(device_, WriteNewSurfels, Arrays(), size_, ranks_.data(), T_world_cam, intrinsics, width, height,
+                     vertices.data(), normals.data(), rgb.data(), time, weight, params_);
+    size_ += added;
+
+    fused_since_clean_ = true;
+    fuse_T_world_cam_ = T_world_cam;
+    fuse_intrinsics_ = intrinsics;
+    fuse_width_ = width;
+    fuse_height_ = height;
+
+    FuseStats stats;
+    stats.pixels_fused = static_cast<int64_t>(counts[0]);
+    stats.matched = static_cast<int64_t>(counts[1]);
+    stats.updated = static_cast<int64_t>(counts[2]);
+    stats.averaged = static_cast<int64_t>(counts[3]);
+    stats.added = added;
+    stats.size = size_;
+    return stats;
+}
+
+CleanStats SurfelMap::Clean(int time) {
+    const bool have_pose = fused_since_clean_;
+    if (have_pose) {
+        // ElasticFusion re-renders the index map after fusion, without this frame's new surfels.
+        RenderIndexMapOf(size_before_fuse_, fuse_T_world_cam_, fuse_intrinsics_, fuse_width_, fuse_height_, time);
+    }
+    EnsureWorkspace(0, 0);
+    const int width = have_pose ? fuse_width_ : 1, height = have_pose ? fuse_height_ : 1;
+    const uint64_t* fine_keys = have_pose ? prediction_.fine_keys.data() : nullptr;
+    double counts[3];
+    SEMSLAM_DISPATCH(device_, CleanFlags, Arrays(), size_, have_pose, fine_keys, fuse_T_world_cam_.Inverse(),
+                     fuse_intrinsics_, width, height, time, params_, flags_.data(), counts);
+    fused_since_clean_ = false;
+
+    CleanStats stats;
+    stats.removed_unstable = static_cast<int64_t>(counts[0]);
+    stats.removed_merged = static_cast<int64_t>(counts[1]);
+    stats.removed_free_space = static_cast<int64_t>(counts[2]);
+    const int64_t removed = stats.removed_unstable + stats.removed_merged + stats.removed_free_space;
+    if (removed > 0) {
+        ClearFineKeys();  // its indices are about to change
+        const int64_t kept = Rank(flags_, size_, ranks_);
+        const int32_t* ranks = ranks_.data();
+        auto compact_float = [&](core::Buffer<float>& field, int stride) {
+            if (stride == 0) return;
+            SEMSLAM_DISPATCH(device_, ScatterFloat, field.data(), scratch_f_.data(), ranks, size_, stride);
+            SEMSLAM_DISPATCH(device_, CopyFloat, scratch_f_.data(), field.data(), kept * stride);
+        };
+        auto compact_int = [&](core::Buffer<int32_t>& field) {
+            SEMSLAM_DISPATCH(device_, ScatterInt, field.data(), scratch_i_.data(), ranks, size_);
+            SEMSLAM_DISPATCH(device_, CopyInt, scratch_i_.data(), field.data(), kept);
+        };
+        compact_float(positions_, 3);
+        compact_float(normals_, 3);
+        compact_float(colours_, 3);
+        compact_float(radii_, 1);
+        compact_float(confidences_, 1);
+        compact_float(class_probs_, num_classes_);
+        compact_int(init_times_);
+        compact_int(last_update_times_);
+        compact_int(instance_ids_);
+        size_ = kept;
+        prediction_.time = -1;  // its index map names surfels by their old indices
+    }
+    stats.size = size_;
+    return stats;
+}
+
+SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) const {
+    SurfelHost h;
+    const int64_t n = size_;
+    const int C = num_classes_;
+    h.positions.resize(3 * n);
+    h.normals.resize(3 * n);
+    h.colours.resize(3 * n);
+    h.radii.resize(n);
+    h.confidences.resize(n);
+    h.init_times.resize(n);
+    h.last_update_times.resize(n);
+    h.instance_ids.resize(n);
+    h.class_probs.resize(static_cast<size_t>(n) * C);
+    DeviceToHost(h.positions.data(), positions_.data(), 3 * n, device_);
+    DeviceToHost(h.normals.data(), normals_.data(), 3 * n, device_);
+    DeviceToHost(h.colours.data(), colours_.data(), 3 * n, device_);
+    DeviceToHost(h.radii.data(), radii_.data(), n, device_);
+    DeviceToHost(h.confidences.data(), confidences_.data(), n, device_);
+    DeviceToHost(h.init_times.data(), init_times_.data(), n, device_);
+    DeviceToHost(h.last_update_times.data(), last_update_times_.data(), n, device_);
+    DeviceToHost(h.instance_ids.data(), instance_ids_.data(), n, device_);
+    DeviceToHost(h.class_probs.data(), class_probs_.data(), n * C, device_);
+    if (!stable_only) return h;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!(h.confidences[i] >= confidence_threshold)) continue;
+        for (int d = 0; d < 3; ++d) {
+            h.positions[3 * k + d] = h.positions[3 * i + d];
+            h.normals[3 * k + d] = h.normals[3 * i + d];
+            h.colours[3 * k + d] = h.colours[3 * i + d];
+        }
+        h.radii[k] = h.radii[i];
+        h.confidences[k] = h.confidences[i];
+        h.init_times[k] = h.init_times[i];
+        h.last_update_times[k] = h.last_update_times[i];
+        h.instance_ids[k] = h.instance_ids[i];
+        for (int c = 0; c < C; ++c) h.class_probs[k * C + c] = h.class_probs[i * C + c];
+        ++k;
+    }
+    h.positions.resize(3 * k);
+    h.normals.resize(3 * k);
+    h.colours.resize(3 * k);
+    h.radii.resize(k);
+    h.confidences.resize(k);
+    h.init_times.resize(k);
+    h.last_update_times.resize(k);
+    h.instance_ids.resize(k);
+    h.class_probs.resize(static_cast<size_t>(k) * C);
+    return h;
+}
+
+void SurfelMap::Upload(const SurfelHost& h) {
+    const int64_t n = static_cast<int64_t>(h.radii.size());
+    const int C = num_classes_;
+    auto check = [&](size_t got, int64_t expected, const char* what) {
+        if (static_cast<int64_t>(got) != expected) {
+            throw std::invalid_argument(std::string(what) + " holds " + std::to_string(got) + " values, expected " +
+                                        std::to_string(expected) + " for " + std::to_string(n) + " surfels");
+        }
+    };
+    check(h.positions.size(), 3 * n, "positions");
+    check(h.normals.size(), 3 * n, "normals");
+    check(h.colours.size(), 3 * n, "colours");
+    check(h.confidences.size(), n, "confidences");
+    check(h.init_times.size(), n, "init_times");
+    check(h.last_update_times.size(), n, "last_update_times");
+    check(h.instance_ids.size(), n, "instance_ids");
+    check(h.class_probs.size(), n * C, "class_probs");
+    ClearFineKeys();
+    Reserve(n);
+    size_ = n;
+    HostToDevice(positions_.data(), h.positions.data(), 3 * n, device_);
+    HostToDevice(normals_.data(), h.normals.data(), 3 * n, device_);
+    HostToDevice(colours_.data(), h.colours.data(), 3 * n, device_);
+    HostToDevice(radii_.data(), h.radii.data(), n, device_);
+    HostToDevice(confidences_.data(), h.confidences.data(), n, device_);
+    HostToDevice(init_times_.data(), h.init_times.data(), n, device_);
+    HostToDevice(last_update_times_.data(), h.last_update_times.data(), n, device_);
+    HostToDevice(instance_ids_.data(), h.instance_ids.data(), n, device_);
+    HostToDevice(class_probs_.data(), h.class_probs.data(), n * C, device_);
+    fused_since_clean_ = false;
+    prediction_.time = -1;
+}
+
+}  // namespace map
+}  // namespace semslam

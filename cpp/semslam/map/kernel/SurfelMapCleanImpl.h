@@ -1,0 +1,157 @@
+// Kernel bodies of cleaning the surfel map (ElasticFusion copy_unstable.vert without the
+// deformation part) and of the stable compaction that keeps every per-surfel field aligned.
+#pragma once
+
+#include "semslam/core/Reduce.h"
+#include "semslam/map/kernel/SurfelMapCommon.h"
+#include "semslam/map/kernel/SurfelMapKernels.h"
+
+namespace semslam {
+namespace map {
+namespace kernel {
+
+// The window of the overlap / free-space tests samples the fine index map every half sub-pixel,
+// as ElasticFusion does, so a sub-pixel counts once or twice per axis: at most this many distinct
+// sub-pixels per axis (index_scale * window_multiplier <= 16 is checked on the host).
+constexpr int kMaxWindowTaps = 33;
+
+// Flags: 1 keep, 2 unstable and stale, 3 in front of older stable surfels (a duplicate),
+// 4 in front of surface observed this frame (free-space violation).
+void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int64_t n, bool have_pose,
+                                const uint64_t* fine_keys, core::Rigid3f T_cam_world, PinholeIntrinsics K, int width,
+                                int height, int time, SurfelMapParams params, uint8_t* flags, double* stats) {
+    const int scale = params.index_scale;
+    const int fine_width = width * scale, fine_height = height * scale;
+    const int samples = 2 * scale * params.window_multiplier;  // half-sub-pixel steps per axis
+    const float half_window = 0.5f * static_cast<float>(scale * params.window_multiplier);
+    core::ReduceSum<3>(device, n, SEMSLAM_LAMBDA(int64_t i, float* row) {
+        const int last = s.last_update_times[i];
+        const float confidence = s.confidences[i];
+        uint8_t flag = 1;
+        if (have_pose && time - last < params.time_window) {
+            const Vec3f p = T_cam_world.Apply(core::Load3(s.positions + 3 * i));
+            float u = 0.0f, v = 0.0f;
+            if (p.z > 0.0f) K.Project(p, &u, &v);
+            if (p.z > 0.0f && u > -0.5f && v > -0.5f && u < width - 0.5f && v < height - 0.5f) {
+                const Vec3f nrm = Normalized(T_cam_world.Rotate(core::Load3(s.normals + 3 * i)));
+                const bool facing = fabsf(nrm.z) > params.free_space_normal_z;
+                const float lateral_max = s.radii[i] * params.merge_radius_factor;
+                const int init = s.init_times[i];
+                // Distinct sub-pixels per axis with how often the half-step samples hit them.
+                int xs[kMaxWindowTaps], xm[kMaxWindowTaps], ys[kMaxWindowTaps], ym[kMaxWindowTaps];
+                int nx = 0, ny = 0;
+                const float gx = static_cast<float>(scale) * (u + 0.5f) - half_window;
+                const float gy = static_cast<float>(scale) * (v + 0.5f) - half_window;
+                for (int k = 0; k < samples; ++k) {
+                    const int fx = static_cast<int>(floorf(gx + 0.5f * k));
+                    if (fx >= 0 && fx < fine_width) {
+                        if (nx > 0 && xs[nx - 1] == fx) {
+                            ++xm[nx - 1];
+                        } else {
+                            xs[nx] = fx;
+                            xm[nx++] = 1;
+                        }
+                    }
+                    const int fy = static_cast<int>(floorf(gy + 0.5f * k));
+                    if (fy >= 0 && fy < fine_height) {
+                        if (ny > 0 && ys[ny - 1] == fy) {
+                            ++ym[ny - 1];
+                        } else {
+                            ys[ny] = fy;
+                            ym[ny++] = 1;
+                        }
+                    }
+                }
+                int count = 0, z_count = 0;
+                for (int a = 0; a < ny; ++a) {
+                    for (int b = 0; b < nx; ++b) {
+                        const int32_t j = KeyIndex(fine_keys[static_cast<int64_t>(ys[a]) * fine_width + xs[b]]);
+                        if (j < 0 || !(s.confidences[j] > params.confidence_threshold)) continue;
+                        const Vec3f q = T_cam_world.Apply(core::Load3(s.positions + 3 * j));
+                        if (!(q.z > p.z)) continue;
+                        const float behind = q.z - p.z;
+                        const int weight = ym[a] * xm[b];
+                        const float dx = q.x - p.x, dy = q.y - p.y;
+                        if (s.init_times[j] < init && behind < params.merge_depth &&
+                            sqrtf(dx * dx + dy * dy) < lateral_max) {
+                            count += weight;
+                        }
+                        if (facing && s.last_update_times[j] == time && behind > params.free_space_depth) {
+                            z_count += weight;
+                        }
+                    }
+                }
+                if (count > params.merge_count) {
+                    flag = 3;
+                } else if (z_count > params.free_space_count) {
+                    flag = 4;
+                }
+            }
+        }
+        if (time - last > params.unstable_time && confidence < params.confidence_threshold) flag = 2;
+        if (time - last > params.time_window) flag = 1;  // inactive surfels are kept as they are
+        flags[i] = flag;
+        if (flag == 1) return false;
+        row[0] = flag == 2 ? 1.0f : 0.0f;
+        row[1] = flag == 3 ? 1.0f : 0.0f;
+        row[2] = flag == 4 ? 1.0f : 0.0f;
+        return true;
+    }, stats);
+}
+
+void SEMSLAM_KERNEL(ChunkCounts)(const core::Device& device, const uint8_t* flags, int64_t n, int32_t* counts) {
+    const int64_t chunk = (n + kRankChunks - 1) / kRankChunks;
+    core::ParallelFor(device, kRankChunks, SEMSLAM_LAMBDA(int64_t c) {
+        const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
+        int32_t total = 0;
+        for (int64_t i = begin; i < end; ++i) total += flags[i] == 1;
+        counts[c] = total;
+    });
+}
+
+void SEMSLAM_KERNEL(ChunkRanks)(const core::Device& device, const uint8_t* flags, int64_t n, const int32_t* offsets,
+                                int32_t* ranks) {
+    const int64_t chunk = (n + kRankChunks - 1) / kRankChunks;
+    core::ParallelFor(device, kRankChunks, SEMSLAM_LAMBDA(int64_t c) {
+        const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
+        int32_t next = offsets[c];
+        for (int64_t i = begin; i < end; ++i) ranks[i] = flags[i] == 1 ? next++ : -1;
+    });
+}
+
+void SEMSLAM_KERNEL(ScatterFloat)(const core::Device& device, const float* src, float* dst, const int32_t* ranks,
+                                  int64_t n, int stride) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+        const int32_t r = ranks[i];
+        if (r < 0) return;
+        for (int k = 0; k < stride; ++k) dst[static_cast<int64_t>(r) * stride + k] = src[i * stride + k];
+    });
+}
+
+void SEMSLAM_KERNEL(ScatterInt)(const core::Device& device, const int32_t* src, int32_t* dst, const int32_t* ranks,
+                                int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+        const int32_t r = ranks[i];
+        if (r >= 0) dst[r] = src[i];
+    });
+}
+
+void SEMSLAM_KERNEL(CopyFloat)(const core::Device& device, const float* src, float* dst, int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { dst[i] = src[i]; });
+}
+
+void SEMSLAM_KERNEL(CopyInt)(const core::Device& device, const int32_t* src, int32_t* dst, int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { dst[i] = src[i]; });
+}
+
+void SEMSLAM_KERNEL(FillKeys)(const core::Device& device, uint64_t* data, int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { data[i] = core::kEmptyKey; });
+}
+
+void SEMSLAM_KERNEL(FillOwners)(const core::Device& device, uint32_t* data, int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { data[i] = kNoOwner; });
+}
+
+}  // namespace kernel
+}  // namespace map
+}  // namespace semslam

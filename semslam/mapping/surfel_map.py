@@ -1,0 +1,153 @@
+"""The surfel map in the core (ElasticFusion): prediction, fusion, clean-up.
+
+Conventions: surfel positions and normals in the world frame (metres, unit normals facing the
+cameras that saw them); T_world_cam 4x4 float64 maps camera points into the world; camera x right,
+y down, z forward; images row-major (H, W). Time is the frame index (int), the same clock in every
+call. Colours are float32 RGB in 0..255; predicted intensity is 0.299 R + 0.587 G + 0.114 B in
+0..255 (``INTENSITY_SCALE`` times that).
+
+One frame, as ElasticFusion does it::
+
+    prediction = surfel_map.predict(T_world_cam_prev, intrinsics, time)   # for tracking
+    T_world_cam = track(frame, prediction)
+    surfel_map.fuse(vertices, normals, rgb, T_world_cam, intrinsics, time)
+    surfel_map.clean(time)
+
+``fuse`` renders its own fine index map at its pose, so no call depends on another's pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import MapConfig
+from ..datasets.frame import Intrinsics
+from ..device import check_device, core
+
+INTENSITY_SCALE = 1.0  # predicted intensity units per 8-bit grey level (the core's kIntensityScale)
+
+SURFEL_FIELDS = (
+    "positions",  # (N, 3) float32, world, metres
+    "normals",  # (N, 3) float32, world, unit
+    "colours",  # (N, 3) float32, RGB 0..255
+    "radii",  # (N,) float32, metres
+    "confidences",  # (N,) float32, accumulated measurement weight
+    "init_times",  # (N,) int32, frame of creation
+    "last_update_times",  # (N,) int32, frame of the last fusion
+    "instance_ids",  # (N,) int32, -1 = none
+    "class_probs",  # (N, num_classes) float32, uniform at creation
+)
+
+
+@dataclass
+class Prediction:
+    """The map rendered into a camera. vertices / normals: (H, W, 3) float32 in that camera's frame;
+    colours (H, W, 3) float32 0..255; intensity (H, W) float32 0..255; NaN where no surfel;
+    index_map (H, W) int32 surfel index, -1 none."""
+
+    vertices: np.ndarray
+    normals: np.ndarray
+    colours: np.ndarray
+    intensity: np.ndarray
+    index_map: np.ndarray
+
+    @property
+    def depth(self) -> np.ndarray:
+        """(H, W) float32 metres, 0 where no surfel."""
+        return np.nan_to_num(self.vertices[..., 2], nan=0.0)
+
+
+def _pose(T: np.ndarray, name: str = "T_world_cam") -> np.ndarray:
+    T = np.asarray(T, dtype=np.float64)
+    if T.shape != (4, 4):
+        raise ValueError(f"{name} must be a 4x4 matrix, got shape {T.shape}")
+    return np.ascontiguousarray(T)
+
+
+class SurfelMap:
+    """ElasticFusion's surfel map on one device ("cpu", "cuda[:N]")."""
+
+    def __init__(self, config: MapConfig | None = None, device: str = "cpu", num_classes: int = 0) -> None:
+        self.config = config or MapConfig()
+        self.device = check_device(device)
+        self._map = core().SurfelMap(self.device, num_classes=int(num_classes), **self.config.model_dump())
+
+    @property
+    def core(self):
+        """The core object (other core calls, e.g. the tracker, read its prediction on the device)."""
+        return self._map
+
+    def __len__(self) -> int:
+        return int(self._map.size)
+
+    @property
+    def size(self) -> int:
+        return int(self._map.size)
+
+    @property
+    def bytes_per_surfel(self) -> int:
+        """Bytes of device storage per surfel (every field, one copy)."""
+        return int(self._map.bytes_per_surfel)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self._map.num_classes)
+
+    def predict(self, T_world_cam: np.ndarray, intrinsics: Intrinsics, time: int) -> Prediction:
+        """Render the active stable surfels as oriented disks at T_world_cam (depth-tested)."""
+        k = intrinsics
+        out = self._map.predict(_pose(T_world_cam), k.fx, k.fy, k.cx, k.cy, k.width, k.height, int(time))
+        return Prediction(**out)
+
+    def render_index_map(self, T_world_cam: np.ndarray, intrinsics: Intrinsics, time: int) -> np.ndarray:
+        """Fine index map of the active surfels: (H * index_scale, W * index_scale) int32, -1 none."""
+        k = intrinsics
+        return self._map.render_index_map(_pose(T_world_cam), k.fx, k.fy, k.cx, k.cy, k.width, k.height, int(time))
+
+    def fuse(
+        self,
+        vertices: np.ndarray,
+        normals: np.ndarray,
+        rgb: np.ndarray,
+        T_world_cam: np.ndarray,
+        intrinsics: Intrinsics,
+        time: int,
+        weight: float = 1.0,
+    ) -> dict:
+        """Fuse one frame: vertices / normals float32 (H, W, 3) camera frame, NaN invalid (positions
+        from the raw depth, normals from the filtered one); rgb uint8 (H, W, 3). ``weight`` scales
+        every measurement's confidence (ElasticFusion's velocity weighting). Returns counts:
+        pixels_fused, matched, updated, averaged, added, size."""
+        vertices = np.ascontiguousarray(vertices, dtype=np.float32)
+        normals = np.ascontiguousarray(normals, dtype=np.float32)
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8:
+            raise ValueError(f"rgb must be uint8 (H, W, 3), got {rgb.dtype}")
+        if vertices.shape[:2] != (intrinsics.height, intrinsics.width):
+            raise ValueError(
+                f"vertices are {vertices.shape[1]}x{vertices.shape[0]} but intrinsics are "
+                f"{intrinsics.width}x{intrinsics.height}"
+            )
+        k = intrinsics
+        return dict(
+            self._map.fuse(
+                vertices, normals, np.ascontiguousarray(rgb), _pose(T_world_cam), k.fx, k.fy, k.cx, k.cy,
+                int(time), float(weight),
+            )
+        )
+
+    def clean(self, time: int) -> dict:
+        """Remove stale unstable surfels, duplicates and free-space violations (at the last fuse's
+        pose). Returns removed_unstable, removed_merged, removed_free_space, size."""
+        return dict(self._map.clean(int(time)))
+
+    def surfels(self, stable_only: bool = False, confidence_threshold: float | None = None) -> dict[str, np.ndarray]:
+        """Every field (see SURFEL_FIELDS) as numpy arrays; with stable_only, only surfels whose
+        confidence >= confidence_threshold (default: the config's)."""
+        return dict(self._map.surfels(stable_only, confidence_threshold))
+
+    def set_surfels(self, surfels: dict[str, np.ndarray]) -> None:
+        """Replace the contents (loading a saved map); instance_ids and class_probs are optional."""
+        self._map.set_surfels(dict(surfels))
