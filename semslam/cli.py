@@ -109,46 +109,113 @@ def info(
         _print_info(description)
 
 
+def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False) -> dict:
+    """Map `seq` with SemanticSLAM, showing progress; write every output into `out` — also when
+    the run stops early (Ctrl-C, bad input), before the error propagates."""
+    from tqdm import tqdm
+
+    from .io.run_files import write_run
+    from .pipeline import SemanticSLAM
+
+    slam = SemanticSLAM(cfg)
+    dataset = {"path": str(Path(seq.path).resolve()), "format": seq.format, "name": seq.name,
+               "frames": len(seq), "start": cfg.dataset.start, "stride": cfg.dataset.stride,
+               "limit": cfg.dataset.limit}
+    bar = tqdm(total=len(seq), desc="semslam", unit="frame", file=sys.stderr, dynamic_ncols=True, disable=quiet)
+    stopped = ""
+    try:
+        for k in range(len(seq)):
+            stopped = f"stopped while reading frame {k}"
+            frame = seq[k]
+            stopped = f"stopped while processing frame {k} (t={frame.timestamp:.6f})"
+            slam.process(frame)
+            stopped = ""
+            bar.update(1)
+            bar.set_postfix(surfels=slam.statuses[-1].surfels,
+                            failures=sum(not s.tracked for s in slam.statuses), refresh=False)
+    except KeyboardInterrupt:
+        stopped = f"interrupted (Ctrl-C): {stopped}"
+        raise
+    except BaseException as exc:
+        stopped = f"{stopped}: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        bar.close()
+        summary = write_run(out, slam, dataset, stopped=stopped)
+        if stopped:
+            typer.echo(f"semslam: {stopped}; the map and trajectory of {summary['frames']} frames are in {out}",
+                       err=True)
+    return summary
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    typer.echo(
+        f"{summary['frames']} frames at {summary['frames_per_second']:.1f} frames/s, "
+        f"{summary['tracking_failures']} tracking failures, {summary['surfels']} surfels "
+        f"({summary['stable_surfels']} stable, {summary['bytes_per_surfel']} B each), "
+        f"peak memory {summary['peak_rss_mb']:.0f} MB"
+    )
+    stages = ", ".join(f"{name} {v['mean_ms']:.1f}" for name, v in summary["stages_ms"].items())
+    typer.echo(f"per-stage mean ms: {stages}")
+    for failure in summary["failed_frames"][:10]:
+        typer.echo(f"  tracking failed at frame {failure['index']} (t={failure['timestamp']:.6f}): {failure['reason']}")
+    typer.echo(f"wrote trajectory.txt, map.ply, summary.json to {out}")
+
+
 @app.command()
 def demo(
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Keep the generated sequence here (default: a temporary folder)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Keep the sequence and the run's files here (default: a temporary folder)."),
     frames: Optional[int] = typer.Option(None, help="Frames to generate [config: demo.frames]."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Generate a synthetic sequence, read it back, preprocess a frame in the core, and summarise."""
-    import numpy as np
-
+    """Generate a synthetic room with exact ground truth, map it, and print the trajectory error."""
     from . import datasets
     from .datasets.synthetic import generate
-    from .device import build_info, check_device
-    from .mapping import preprocess_depth
+    from .device import check_device
+    from .eval import evaluate_run, format_table
 
     cfg = _config(config, {"demo": dict(frames=frames)})
     if device is not None:
         cfg.device = device
-    device_name = check_device(cfg.device)
+    check_device(cfg.device)
     synth_cfg = cfg.synth.model_copy(update=dict(frames=cfg.demo.frames, seed=cfg.demo.seed,
                                                  trajectory=cfg.demo.trajectory, noise=cfg.demo.noise))
     workdir = out if out is not None else Path(tempfile.mkdtemp(prefix="semslam-demo-"))
     try:
-        typer.echo(f"semslam {__version__} demo: core {build_info()}")
         t0 = time.perf_counter()
-        path = generate(workdir, synth_cfg, progress=_progress_bar(synth_cfg.frames, "synth"))
-        typer.echo(f"generated {synth_cfg.frames} frames in {time.perf_counter() - t0:.1f} s -> {path}\n")
-        seq = datasets.open(path, cfg.dataset)
-        _print_info(datasets.describe(seq))
-        frame = seq[0]
-        t0 = time.perf_counter()
-        filtered, vertices, normals = preprocess_depth(frame.depth, frame.intrinsics, cfg.preprocess, device_name)
-        ms = (time.perf_counter() - t0) * 1e3
-        valid = np.isfinite(normals).all(axis=-1)
-        typer.echo(f"\npreprocessed frame 0 on {device_name} in {ms:.1f} ms: {valid.mean():.1%} of pixels "
-                   f"have a vertex and normal; median depth {np.median(filtered[filtered > 0]):.3f} m")
-        typer.echo("tracking and mapping arrive with the surfel SLAM core.")
+        sequence_dir = generate(workdir / "sequence", synth_cfg, progress=_progress_bar(synth_cfg.frames, "synth"))
+        typer.echo(f"generated {synth_cfg.frames} frames of a synthetic room ({synth_cfg.trajectory}, noise "
+                   f"{synth_cfg.noise}, seed {synth_cfg.seed}) in {time.perf_counter() - t0:.1f} s")
+        seq = datasets.open(sequence_dir, cfg.dataset)
+        run_dir = workdir / "run"
+        summary = _run_sequence(seq, cfg, run_dir)
+        _print_summary(summary, run_dir)
+        typer.echo(format_table(evaluate_run(run_dir, config=cfg.eval)))
     finally:
         if out is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+@app.command()
+def run(
+    path: Path = typer.Argument(..., help="A sequence folder (TUM, ICL-NUIM, 7-Scenes, ScanNet, synthetic)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for trajectory.txt, map.ply, summary.json."),
+    start: Optional[int] = typer.Option(None, help="First frame [config: dataset.start]."),
+    stride: Optional[int] = typer.Option(None, help="Use every n-th frame [dataset.stride]."),
+    limit: Optional[int] = typer.Option(None, help="At most this many frames [dataset.limit]."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Track the camera and build the surfel map of a recorded sequence."""
+    from . import datasets
+
+    cfg = _config(config, {"dataset": dict(start=start, stride=stride, limit=limit)})
+    if device is not None:
+        cfg.device = device
+    seq = datasets.open(path, cfg.dataset)
+    summary = _run_sequence(seq, cfg, out)
+    _print_summary(summary, out)
 
 
 @app.command("eval")

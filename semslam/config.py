@@ -89,6 +89,10 @@ class TrackingConfig(_Section):
     max_rotation_deg: float = Field(
         20.0, gt=0, description="deg; failure when the estimate rotates this far from the initial pose (ours)"
     )
+    fill_in_min_density: float = Field(
+        0.75, ge=0, le=1, description="when fewer of the prediction's pixels hold a surfel, its holes are filled "
+        "from the last tracked frame (ElasticFusion's denseEnough / FillIn)",
+    )
     convergence_epsilon: float = Field(
         1e-4,
         ge=0,

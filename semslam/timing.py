@@ -27,6 +27,11 @@ class StageTimers:
         finally:
             self._ms[stage].append((time.perf_counter() - t0) * 1e3)
 
+    def record(self, stage: str, ms: float) -> None:
+        """Add a measurement taken elsewhere (milliseconds)."""
+        if self.enabled:
+            self._ms[stage].append(ms)
+
     def last(self, stage: str) -> float:
         """Milliseconds of the latest call of `stage` (0 if none)."""
         values = self._ms.get(stage)

@@ -1,0 +1,255 @@
+"""SemanticSLAM: the per-frame loop of DESIGN.md, reading like the pseudocode it implements.
+
+    preprocess (bilateral filter, vertex/normal maps, pyramid)      core
+    track against the map's prediction (ICP + RGB, coarse-to-fine)  core  -> T_world_cam
+    fuse into the surfel map; new surfels; remove unstable ones     core
+
+Semantic label fusion and objects join this loop in later issues. One `SemanticSLAM` holds one
+map and one camera; frames must keep the size of the first.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .config import Config
+from .datasets.frame import Frame, Intrinsics
+from .device import check_device
+from .errors import SemslamError
+from .mapping import bilateral_filter, normal_map, vertex_map
+from .mapping.odometry import RGBDOdometry
+from .mapping.surfel_map import INTENSITY_SCALE, SurfelMap
+from .timing import StageTimers
+
+
+class FrameSizeError(SemslamError):
+    """A frame's size or intrinsics differ from the first frame's."""
+
+
+@dataclass
+class FrameStatus:
+    """What happened to one frame. `reason` says why tracking failed ('' when it did not)."""
+
+    index: int
+    timestamp: float
+    tracked: bool
+    fused: bool
+    reason: str = ""
+    inlier_fraction: float = 0.0
+    icp_rmse: float = 0.0
+    invalid_depth_values: int = 0  # NaN, inf or negative readings replaced by 0 (no reading)
+    surfels: int = 0
+
+
+@dataclass
+class RunResult:
+    """A run so far: per-frame poses and statuses, stage timings, the map's size and memory."""
+
+    timestamps: np.ndarray  # (N,) seconds
+    poses: np.ndarray  # (N, 4, 4) T_world_cam
+    statuses: list[FrameStatus]
+    timings: dict
+    surfels: int
+    stable_surfels: int
+    bytes_per_surfel: int
+    wall_s: float
+    peak_rss_mb: float
+    stopped: str = ""  # '' when the run went through; else why it stopped early
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def frames(self) -> int:
+        return len(self.statuses)
+
+    def summary(self) -> dict:
+        failed = [s for s in self.statuses if not s.tracked]
+        return {
+            "frames": self.frames,
+            "frames_fused": sum(s.fused for s in self.statuses),
+            "tracking_failures": len(failed),
+            "failed_frames": [{"index": s.index, "timestamp": s.timestamp, "reason": s.reason} for s in failed],
+            "frames_per_second": self.frames / self.wall_s if self.wall_s > 0 else 0.0,
+            "wall_s": self.wall_s,
+            "stages_ms": self.timings,
+            "surfels": self.surfels,
+            "stable_surfels": self.stable_surfels,
+            "bytes_per_surfel": self.bytes_per_surfel,
+            "map_mb": self.surfels * self.bytes_per_surfel / 2**20,
+            "peak_rss_mb": self.peak_rss_mb,
+            "invalid_depth_values": sum(s.invalid_depth_values for s in self.statuses),
+            "stopped": self.stopped,
+        }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class SemanticSLAM:
+    """Dense surfel SLAM on one RGB-D camera.
+
+    >>> slam = SemanticSLAM(config)
+    >>> for frame in sequence:
+    ...     T_world_cam = slam.process(frame)
+    >>> slam.result().summary()
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.device = check_device(self.config.device)
+        self.timers = StageTimers()
+        self.intrinsics: Intrinsics | None = None
+        self.map: SurfelMap | None = None
+        self._odometry: RGBDOdometry | None = None
+        self._T_world_cam = np.eye(4)
+        self._time = 0  # frames processed: the map's clock
+        self._last_tracked: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # filtered vertices, normals, rgb
+        self._timestamps: list[float] = []
+        self._poses: list[np.ndarray] = []
+        self.statuses: list[FrameStatus] = []
+        self._started = time.perf_counter()
+        self._wall_s = 0.0
+
+    # -- the per-frame loop ----------------------------------------------------------------
+    def process(self, frame: Frame) -> np.ndarray:
+        """Track `frame` and fuse it into the map; returns its T_world_cam (4x4 float64).
+
+        A frame whose tracking fails is not fused; it keeps the last good pose and is reported
+        in `statuses`. A frame of another size than the first raises FrameSizeError.
+        """
+        t0 = time.perf_counter()
+        self._check_frame(frame)
+        with self.timers("preprocess"):
+            depth, invalid = self._sanitise_depth(frame.depth)
+            filtered = bilateral_filter(depth, self.config.preprocess, self.device)
+            vertices = vertex_map(depth, self.intrinsics, self.device)  # fused positions: raw depth
+            filtered_vertices = vertex_map(filtered, self.intrinsics, self.device)
+            normals = normal_map(filtered_vertices, self.device)
+        with self.timers("pyramid"):
+            self._odometry.set_current(filtered, frame.rgb)
+
+        status = FrameStatus(frame.index, frame.timestamp, tracked=True, fused=False, invalid_depth_values=invalid)
+        if self.map.size == 0:
+            # nothing to track against yet (the first frame, or only empty frames so far): the map
+            # starts here, at the last pose
+            T_world_cam = self._T_world_cam
+            if not np.any(filtered > 0):
+                status.tracked = False
+                status.reason = "no valid depth in the frame: nothing to start the map from"
+        else:
+            with self.timers("predict"):
+                prediction = self.map.predict(self._T_world_cam, self.intrinsics, self._time)
+                reference = self._fill_in(prediction)
+                self._odometry.set_reference(*reference)
+            with self.timers("track"):
+                tracking = self._odometry.track(np.eye(4))
+            status.tracked = tracking.ok
+            status.reason = tracking.reason
+            status.inlier_fraction = tracking.inlier_fraction
+            status.icp_rmse = tracking.icp_rmse
+            T_world_cam = self._T_world_cam @ tracking.T_ref_cur if tracking.ok else self._T_world_cam
+
+        if status.tracked:
+            self._last_tracked = (filtered_vertices, normals, frame.rgb)
+            with self.timers("fuse"):
+                self.map.fuse(vertices, normals, frame.rgb, T_world_cam, self.intrinsics, self._time)
+            with self.timers("clean"):
+                self.map.clean(self._time)
+            status.fused = True
+            self._T_world_cam = T_world_cam
+        status.surfels = self.map.size
+        self._time += 1
+        self._timestamps.append(frame.timestamp)
+        self._poses.append(T_world_cam.copy())
+        self.statuses.append(status)
+        self._wall_s += time.perf_counter() - t0
+        self.timers.record("frame", (time.perf_counter() - t0) * 1e3)
+        return T_world_cam.copy()
+
+    def run(
+        self,
+        frames: Iterable[Frame],
+        progress: Callable[[FrameStatus], None] | None = None,
+    ) -> RunResult:
+        """Process every frame; `progress(status)` after each. Ctrl-C or an error stops the loop:
+        the result so far is kept (`result()`), and the exception propagates to the caller,
+        which decides what to write (the CLI writes every output, then exits non-zero)."""
+        for frame in frames:
+            self.process(frame)
+            if progress is not None:
+                progress(self.statuses[-1])
+        return self.result()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def T_world_cam(self) -> np.ndarray:
+        """The latest good pose."""
+        return self._T_world_cam.copy()
+
+    def result(self, stopped: str = "") -> RunResult:
+        n = len(self._poses)
+        surfels = self.map.size if self.map is not None else 0
+        stable = len(self.map.surfels(stable_only=True)["radii"]) if self.map is not None and surfels else 0
+        return RunResult(
+            timestamps=np.asarray(self._timestamps, dtype=np.float64),
+            poses=np.asarray(self._poses, dtype=np.float64).reshape(n, 4, 4),
+            statuses=list(self.statuses),
+            timings=self.timers.summary(),
+            surfels=surfels,
+            stable_surfels=stable,
+            bytes_per_surfel=self.map.bytes_per_surfel if self.map is not None else 0,
+            wall_s=self._wall_s,
+            peak_rss_mb=peak_rss_mb(),
+            stopped=stopped,
+        )
+
+    def _fill_in(self, prediction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tracking reference: the map's prediction, its holes filled from the last tracked
+        frame (whose camera is the prediction's) when too few pixels hold a stable surfel — as
+        ElasticFusion does while the map is young or the camera sees new ground."""
+        vertices, normals, intensity = prediction.vertices, prediction.normals, prediction.intensity
+        hole = ~np.isfinite(vertices[..., 2])
+        if self._last_tracked is None or 1.0 - hole.mean() > self.config.tracking.fill_in_min_density:
+            return vertices, normals, intensity
+        last_vertices, last_normals, last_rgb = self._last_tracked
+        last_intensity = last_rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return (np.where(hole[..., None], last_vertices, vertices),
+                np.where(hole[..., None], last_normals, normals),
+                np.where(hole, last_intensity * INTENSITY_SCALE, intensity).astype(np.float32))
+
+    # -- checks -----------------------------------------------------------------------------
+    def _check_frame(self, frame: Frame) -> None:
+        if self.intrinsics is None:
+            self.intrinsics = frame.intrinsics
+            self._odometry = RGBDOdometry(frame.intrinsics, self.config.tracking, self.device)
+            self.map = SurfelMap(self.config.map, self.device)
+            return
+        if (frame.width, frame.height) != (self.intrinsics.width, self.intrinsics.height):
+            raise FrameSizeError(
+                f"frame {frame.index} (t={frame.timestamp:.6f}) is {frame.width}x{frame.height}, but the run "
+                f"started at {self.intrinsics.width}x{self.intrinsics.height}; one run maps one camera"
+            )
+        if frame.intrinsics != self.intrinsics:
+            raise FrameSizeError(
+                f"frame {frame.index} (t={frame.timestamp:.6f}) has intrinsics {frame.intrinsics}, but the run "
+                f"started with {self.intrinsics}"
+            )
+
+    @staticmethod
+    def _sanitise_depth(depth: np.ndarray) -> tuple[np.ndarray, int]:
+        """NaN, inf and negative readings become 0 (no reading); returns the count replaced."""
+        bad = ~np.isfinite(depth) | (depth < 0)
+        count = int(bad.sum())
+        if count:
+            depth = np.where(bad, np.float32(0), depth)
+        return depth, count
+
+
+def status_dict(status: FrameStatus) -> dict:
+    return asdict(status)
