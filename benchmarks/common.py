@@ -15,7 +15,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import is_dataclass, asdict
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from semslam.io.atomic import atomic_open
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _KIB_PER_MIB = 1024.0
@@ -198,19 +199,8 @@ def save_json(path: str | Path, obj: Any) -> Path:
     renamed), creating the folder. numpy arrays and scalars, dataclasses and Paths are converted;
     non-finite floats become null. Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_to_jsonable(obj), indent=2) + "\n"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    with atomic_open(path, "w") as f:
+        f.write(json.dumps(_to_jsonable(obj), indent=2) + "\n")
     return path
 
 
