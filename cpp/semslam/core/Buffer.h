@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "semslam/core/CUDAUtils.h"
@@ -13,6 +16,49 @@
 
 namespace semslam {
 namespace core {
+
+// Copies `count` elements between host memory and memory on `device` (a plain memcpy on the CPU).
+template <typename T>
+void CopyHostToDevice(T* dst, const T* src, int64_t count, const Device& device) {
+    if (count <= 0) return;
+    if (device.IsCPU()) {
+        std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(T));
+        return;
+    }
+#ifdef SEMSLAM_WITH_CUDA
+    cuda::MemcpyHostToDevice(dst, src, static_cast<size_t>(count) * sizeof(T), device.id());
+#endif
+}
+
+template <typename T>
+void CopyDeviceToHost(T* dst, const T* src, int64_t count, const Device& device) {
+    if (count <= 0) return;
+    if (device.IsCPU()) {
+        std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(T));
+        return;
+    }
+#ifdef SEMSLAM_WITH_CUDA
+    cuda::MemcpyDeviceToHost(dst, src, static_cast<size_t>(count) * sizeof(T), device.id());
+#endif
+}
+
+template <typename T>
+class Buffer;
+
+// Throws std::invalid_argument unless `buffer` holds `expected` values on `device`; the message
+// names the buffer (`what`) and who needs it (`owner`, e.g. "the surfel map").
+template <typename T>
+void CheckBuffer(const Buffer<T>& buffer, size_t expected, const Device& device, const char* what,
+                 const char* owner) {
+    if (buffer.size() != expected) {
+        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
+                                    " values, expected " + std::to_string(expected));
+    }
+    if (buffer.device() != device) {
+        throw std::invalid_argument(std::string(what) + " is on " + buffer.device().ToString() + " but " + owner +
+                                    " runs on " + device.ToString());
+    }
+}
 
 template <typename T>
 class Buffer {
@@ -50,27 +96,9 @@ public:
     const Device& device() const { return device_; }
 
     // Copies size() elements from host memory `src`.
-    void CopyFromHost(const T* src) {
-        if (count_ == 0) return;
-        if (device_.IsCPU()) {
-            std::memcpy(data_, src, bytes());
-        } else {
-#ifdef SEMSLAM_WITH_CUDA
-            cuda::MemcpyHostToDevice(data_, src, bytes(), device_.id());
-#endif
-        }
-    }
+    void CopyFromHost(const T* src) { CopyHostToDevice(data_, src, static_cast<int64_t>(count_), device_); }
     // Copies size() elements into host memory `dst`.
-    void CopyToHost(T* dst) const {
-        if (count_ == 0) return;
-        if (device_.IsCPU()) {
-            std::memcpy(dst, data_, bytes());
-        } else {
-#ifdef SEMSLAM_WITH_CUDA
-            cuda::MemcpyDeviceToHost(dst, data_, bytes(), device_.id());
-#endif
-        }
-    }
+    void CopyToHost(T* dst) const { CopyDeviceToHost(dst, data_, static_cast<int64_t>(count_), device_); }
     void Fill0() {
         if (count_ == 0) return;
         if (device_.IsCPU()) {

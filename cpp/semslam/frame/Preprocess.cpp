@@ -1,7 +1,6 @@
 #include "semslam/frame/Preprocess.h"
 
 #include <stdexcept>
-#include <string>
 
 #include "semslam/core/Dispatch.h"
 #include "semslam/frame/kernel/PreprocessKernels.h"
@@ -9,31 +8,11 @@
 namespace semslam {
 namespace frame {
 
-namespace {
-
-void CheckSize(const core::Buffer<float>& buffer, size_t expected, const char* what) {
-    if (buffer.size() != expected) {
-        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
-                                    " values, expected " + std::to_string(expected));
-    }
-}
-
-void CheckSameDevice(const core::Buffer<float>& a, const core::Buffer<float>& b) {
-    if (a.device() != b.device()) {
-        throw std::invalid_argument("buffers on different devices: " + a.device().ToString() + " and " +
-                                    b.device().ToString());
-    }
-}
-
-}  // namespace
-
-
 void BilateralFilter(const core::Buffer<float>& depth_in, core::Buffer<float>& depth_out, int width, int height,
                      const BilateralParams& params) {
     const size_t n = static_cast<size_t>(width) * height;
-    CheckSize(depth_in, n, "depth_in");
-    CheckSize(depth_out, n, "depth_out");
-    CheckSameDevice(depth_in, depth_out);
+    core::CheckBuffer(depth_in, n, depth_in.device(), "depth_in", "the bilateral filter");
+    core::CheckBuffer(depth_out, n, depth_in.device(), "depth_out", "the bilateral filter");
     if (params.radius < 0 || !(params.sigma_space > 0) || !(params.sigma_depth > 0)) {
         throw std::invalid_argument("bilateral filter needs radius >= 0 and positive sigmas");
     }
@@ -43,9 +22,8 @@ void BilateralFilter(const core::Buffer<float>& depth_in, core::Buffer<float>& d
 void ComputeVertexMap(const core::Buffer<float>& depth, core::Buffer<float>& vertices, int width, int height,
                       const PinholeIntrinsics& intrinsics) {
     const size_t n = static_cast<size_t>(width) * height;
-    CheckSize(depth, n, "depth");
-    CheckSize(vertices, 3 * n, "vertices");
-    CheckSameDevice(depth, vertices);
+    core::CheckBuffer(depth, n, depth.device(), "depth", "the vertex map");
+    core::CheckBuffer(vertices, 3 * n, depth.device(), "vertices", "the vertex map");
     if (!(intrinsics.fx > 0) || !(intrinsics.fy > 0)) {
         throw std::invalid_argument("focal lengths must be positive");
     }
@@ -54,9 +32,8 @@ void ComputeVertexMap(const core::Buffer<float>& depth, core::Buffer<float>& ver
 
 void ComputeNormalMap(const core::Buffer<float>& vertices, core::Buffer<float>& normals, int width, int height) {
     const size_t n = static_cast<size_t>(width) * height;
-    CheckSize(vertices, 3 * n, "vertices");
-    CheckSize(normals, 3 * n, "normals");
-    CheckSameDevice(vertices, normals);
+    core::CheckBuffer(vertices, 3 * n, vertices.device(), "vertices", "the normal map");
+    core::CheckBuffer(normals, 3 * n, vertices.device(), "normals", "the normal map");
     SEMSLAM_DISPATCH(vertices.device(), ComputeNormalMap, vertices.data(), normals.data(), width, height);
 }
 

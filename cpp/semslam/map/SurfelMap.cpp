@@ -19,42 +19,6 @@ namespace {
 constexpr int64_t kMinCapacity = 1024;
 constexpr int64_t kMaxSurfels = std::numeric_limits<int32_t>::max() - 1;  // indices are int32
 
-template <typename T>
-void HostToDevice(T* dst, const T* src, int64_t count, const core::Device& device) {
-    if (count <= 0) return;
-    if (device.IsCPU()) {
-        std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(T));
-        return;
-    }
-#ifdef SEMSLAM_WITH_CUDA
-    core::cuda::MemcpyHostToDevice(dst, src, static_cast<size_t>(count) * sizeof(T), device.id());
-#endif
-}
-
-template <typename T>
-void DeviceToHost(T* dst, const T* src, int64_t count, const core::Device& device) {
-    if (count <= 0) return;
-    if (device.IsCPU()) {
-        std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(T));
-        return;
-    }
-#ifdef SEMSLAM_WITH_CUDA
-    core::cuda::MemcpyDeviceToHost(dst, src, static_cast<size_t>(count) * sizeof(T), device.id());
-#endif
-}
-
-template <typename T>
-void CheckBuffer(const core::Buffer<T>& buffer, size_t expected, const core::Device& device, const char* what) {
-    if (buffer.size() != expected) {
-        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
-                                    " values, expected " + std::to_string(expected));
-    }
-    if (buffer.device() != device) {
-        throw std::invalid_argument(std::string(what) + " is on " + buffer.device().ToString() +
-                                    " but the surfel map is on " + device.ToString());
-    }
-}
-
 void CheckPose(const core::Rigid3f& T, const char* what) {
     for (float v : T.m) {
         if (!std::isfinite(v)) throw std::invalid_argument(std::string(what) + " holds a non-finite value");
@@ -254,9 +218,9 @@ FuseStats SurfelMap::Fuse(const core::Buffer<float>& vertices, const core::Buffe
                           const PinholeIntrinsics& intrinsics, int width, int height, int time, float weight) {
     CheckFrameSize(width, height);
     const size_t pixels = static_cast<size_t>(width) * height;
-    CheckBuffer(vertices, 3 * pixels, device_, "vertices");
-    CheckBuffer(normals, 3 * pixels, device_, "normals");
-    CheckBuffer(rgb, 3 * pixels, device_, "rgb");
+    core::CheckBuffer(vertices, 3 * pixels, device_, "vertices", "the surfel map");
+    core::CheckBuffer(normals, 3 * pixels, device_, "normals", "the surfel map");
+    core::CheckBuffer(rgb, 3 * pixels, device_, "rgb", "the surfel map");
     CheckPose(T_world_cam, "T_world_cam");
     CheckIntrinsics(intrinsics);
     if (time < 0) throw std::invalid_argument("time must be >= 0, got " + std::to_string(time));
@@ -355,15 +319,15 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
     h.last_update_times.resize(n);
     h.instance_ids.resize(n);
     h.class_probs.resize(static_cast<size_t>(n) * C);
-    DeviceToHost(h.positions.data(), positions_.data(), 3 * n, device_);
-    DeviceToHost(h.normals.data(), normals_.data(), 3 * n, device_);
-    DeviceToHost(h.colours.data(), colours_.data(), 3 * n, device_);
-    DeviceToHost(h.radii.data(), radii_.data(), n, device_);
-    DeviceToHost(h.confidences.data(), confidences_.data(), n, device_);
-    DeviceToHost(h.init_times.data(), init_times_.data(), n, device_);
-    DeviceToHost(h.last_update_times.data(), last_update_times_.data(), n, device_);
-    DeviceToHost(h.instance_ids.data(), instance_ids_.data(), n, device_);
-    DeviceToHost(h.class_probs.data(), class_probs_.data(), n * C, device_);
+    core::CopyDeviceToHost(h.positions.data(), positions_.data(), 3 * n, device_);
+    core::CopyDeviceToHost(h.normals.data(), normals_.data(), 3 * n, device_);
+    core::CopyDeviceToHost(h.colours.data(), colours_.data(), 3 * n, device_);
+    core::CopyDeviceToHost(h.radii.data(), radii_.data(), n, device_);
+    core::CopyDeviceToHost(h.confidences.data(), confidences_.data(), n, device_);
+    core::CopyDeviceToHost(h.init_times.data(), init_times_.data(), n, device_);
+    core::CopyDeviceToHost(h.last_update_times.data(), last_update_times_.data(), n, device_);
+    core::CopyDeviceToHost(h.instance_ids.data(), instance_ids_.data(), n, device_);
+    core::CopyDeviceToHost(h.class_probs.data(), class_probs_.data(), n * C, device_);
     if (!stable_only) return h;
     int64_t k = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -413,15 +377,15 @@ void SurfelMap::Upload(const SurfelHost& h) {
     ClearFineKeys();
     Reserve(n);
     size_ = n;
-    HostToDevice(positions_.data(), h.positions.data(), 3 * n, device_);
-    HostToDevice(normals_.data(), h.normals.data(), 3 * n, device_);
-    HostToDevice(colours_.data(), h.colours.data(), 3 * n, device_);
-    HostToDevice(radii_.data(), h.radii.data(), n, device_);
-    HostToDevice(confidences_.data(), h.confidences.data(), n, device_);
-    HostToDevice(init_times_.data(), h.init_times.data(), n, device_);
-    HostToDevice(last_update_times_.data(), h.last_update_times.data(), n, device_);
-    HostToDevice(instance_ids_.data(), h.instance_ids.data(), n, device_);
-    HostToDevice(class_probs_.data(), h.class_probs.data(), n * C, device_);
+    core::CopyHostToDevice(positions_.data(), h.positions.data(), 3 * n, device_);
+    core::CopyHostToDevice(normals_.data(), h.normals.data(), 3 * n, device_);
+    core::CopyHostToDevice(colours_.data(), h.colours.data(), 3 * n, device_);
+    core::CopyHostToDevice(radii_.data(), h.radii.data(), n, device_);
+    core::CopyHostToDevice(confidences_.data(), h.confidences.data(), n, device_);
+    core::CopyHostToDevice(init_times_.data(), h.init_times.data(), n, device_);
+    core::CopyHostToDevice(last_update_times_.data(), h.last_update_times.data(), n, device_);
+    core::CopyHostToDevice(instance_ids_.data(), h.instance_ids.data(), n, device_);
+    core::CopyHostToDevice(class_probs_.data(), h.class_probs.data(), n * C, device_);
     fused_since_clean_ = false;
     prediction_.time = -1;
 }

@@ -177,18 +177,6 @@ void Accumulate(const double* system, double weight, Mat6* A, Vec6* b) {
     for (int i = 0; i < 6; ++i) (*b)[i] += weight * system[21 + i];
 }
 
-template <typename T>
-void CheckBuffer(const core::Buffer<T>& buffer, size_t expected, const core::Device& device, const char* what) {
-    if (buffer.size() != expected) {
-        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
-                                    " values, expected " + std::to_string(expected));
-    }
-    if (buffer.device() != device) {
-        throw std::invalid_argument(std::string(what) + " is on " + buffer.device().ToString() +
-                                    " but the odometry runs on " + device.ToString());
-    }
-}
-
 void Copy(const core::Buffer<float>& src, core::Buffer<float>& dst) {
     SEMSLAM_DISPATCH(src.device(), CopyFloats, src.data(), dst.data(), static_cast<int64_t>(src.size()));
 }
@@ -234,8 +222,8 @@ RGBDOdometry::RGBDOdometry(const core::Device& device, int width, int height,
 
 void RGBDOdometry::SetCurrent(const core::Buffer<float>& depth_filtered, const core::Buffer<uint8_t>& rgb) {
     const size_t n = static_cast<size_t>(width_) * height_;
-    CheckBuffer(depth_filtered, n, device_, "depth_filtered");
-    CheckBuffer(rgb, 3 * n, device_, "rgb");
+    core::CheckBuffer(depth_filtered, n, device_, "depth_filtered", "the odometry");
+    core::CheckBuffer(rgb, 3 * n, device_, "rgb", "the odometry");
     Copy(depth_filtered, current_[0].depth);
     frame::RgbToIntensity(rgb, current_[0].intensity, width_, height_);
     for (int l = 0; l < kLevels; ++l) {
@@ -260,9 +248,9 @@ void RGBDOdometry::SetCurrent(const core::Buffer<float>& depth_filtered, const c
 void RGBDOdometry::SetReference(const core::Buffer<float>& vertices, const core::Buffer<float>& normals,
                                 const core::Buffer<float>& intensity) {
     const size_t n = static_cast<size_t>(width_) * height_;
-    CheckBuffer(vertices, 3 * n, device_, "reference vertices");
-    CheckBuffer(normals, 3 * n, device_, "reference normals");
-    CheckBuffer(intensity, n, device_, "reference intensity");
+    core::CheckBuffer(vertices, 3 * n, device_, "reference vertices", "the odometry");
+    core::CheckBuffer(normals, 3 * n, device_, "reference normals", "the odometry");
+    core::CheckBuffer(intensity, n, device_, "reference intensity", "the odometry");
     Copy(vertices, reference_[0].vertices);
     Copy(normals, reference_[0].normals);
     Copy(intensity, reference_[0].intensity);
