@@ -12,15 +12,12 @@ import math
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
 from dataclasses import is_dataclass, asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -28,37 +25,6 @@ from semslam.io.atomic import atomic_open
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _KIB_PER_MIB = 1024.0
-
-
-class StageTimer:
-    """Named per-stage wall-clock timers: `with timer("track"): ...` records one sample in ms.
-
-    Samples are kept per stage in call order; `summary()` gives the median and mean per stage.
-    A stage that is timed several times within one frame records several samples; call `add`
-    to record a duration measured elsewhere.
-    """
-
-    def __init__(self) -> None:
-        self.samples_ms: dict[str, list[float]] = {}
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(stage, (time.perf_counter() - start) * 1e3)
-
-    def add(self, stage: str, milliseconds: float) -> None:
-        self.samples_ms.setdefault(stage, []).append(float(milliseconds))
-
-    def median_ms(self) -> dict[str, float]:
-        """Median duration per stage in ms (stages in first-timed order)."""
-        return {k: statistics.median(v) for k, v in self.samples_ms.items() if v}
-
-    def mean_ms(self) -> dict[str, float]:
-        """Mean duration per stage in ms (stages in first-timed order)."""
-        return {k: statistics.fmean(v) for k, v in self.samples_ms.items() if v}
 
 
 def peak_rss_mb() -> float:

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.common import StageTimer, format_table, save_json
+from benchmarks.common import format_table, save_json
+from semslam.timing import StageTimers
 
 TEDDY = "tum/rgbd_dataset_freiburg3_teddy_first200"
 FRAMES = 15  # 0.5 s of a hand-held orbit: about 13 cm and 7 degrees of motion
@@ -144,14 +145,15 @@ def test_result_record_round_trips_through_json(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left
 
 
-def test_stage_timer_and_table():
-    timer = StageTimer()
+def test_stage_timers_and_table():
+    timer = StageTimers()
     for ms in (1.0, 2.0, 6.0):
-        timer.add("track", ms)
+        timer.record("track", ms)
     with timer("raycast"):
         pass
-    assert timer.median_ms()["track"] == 2.0 and timer.mean_ms()["track"] == 3.0
-    assert list(timer.median_ms()) == ["track", "raycast"]
+    summary = timer.summary()
+    assert summary["track"]["median_ms"] == 2.0 and summary["track"]["mean_ms"] == 3.0
+    assert list(summary) == ["track", "raycast"] and summary["raycast"]["calls"] == 1
 
     text = format_table(
         [{"name": "a", "ms": {"track": 2.0}, "fps": 7.25}, {"name": "bb", "ms": {}, "fps": float("nan")}],

@@ -31,7 +31,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.common import REPO_ROOT, StageTimer, current_rss_mb, peak_rss_mb, save_json
+from benchmarks.common import REPO_ROOT, current_rss_mb, peak_rss_mb, save_json
+from semslam.timing import StageTimers
 
 # Open3D's t.slam example: examples/python/t_reconstruction_system/default_config.yml and
 # dense_slam.py (block resolution 16 is hard-coded there); the failure thresholds come from
@@ -144,7 +145,7 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 
 def _finish(
-    name: str, seq, poses: list[np.ndarray], failed: list[int], wall_s: float, cpu_s: float, timer: StageTimer,
+    name: str, seq, poses: list[np.ndarray], failed: list[int], wall_s: float, cpu_s: float, timer: StageTimers,
     rss_before: float, device: str, params: dict[str, Any],
 ) -> BaselineResult:
     o3d = _open3d()
@@ -158,8 +159,8 @@ def _finish(
         wall_s=wall_s,
         fps=n / wall_s if wall_s > 0 else float("nan"),
         cpu_s=cpu_s,
-        stage_ms_median=timer.median_ms(),
-        stage_ms_mean=timer.mean_ms(),
+        stage_ms_median={stage: v["median_ms"] for stage, v in timer.summary().items()},
+        stage_ms_mean={stage: v["mean_ms"] for stage, v in timer.summary().items()},
         peak_rss_mb=peak_rss_mb(),
         rss_before_mb=rss_before,
         open3d_version=o3d.__version__,
@@ -196,7 +197,7 @@ def run_open3d_tslam(seq, device: str = "CPU:0", progress: bool = True, **params
     model = o3d.t.pipelines.slam.Model(p["voxel_size"], p["block_resolution"], p["block_count"], T_world_cam, dev)
     input_frame = o3d.t.pipelines.slam.Frame(intr.height, intr.width, K, dev)
     raycast_frame = o3d.t.pipelines.slam.Frame(intr.height, intr.width, K, dev)
-    timer = StageTimer()
+    timer = StageTimers()
     poses: list[np.ndarray] = []
     failed: list[int] = []
     for i in _progress(range(len(seq)), len(seq), "open3d t.slam", progress):
@@ -263,7 +264,7 @@ def run_open3d_legacy_odometry(seq, progress: bool = True, **params) -> Baseline
     option.depth_diff_max = p["depth_diff_max"]
     option.iteration_number_per_pyramid_level = o3d.utility.IntVector(list(p["iterations_per_level"]))
     jacobian = o3d.pipelines.odometry.RGBDOdometryJacobianFromHybridTerm()
-    timer = StageTimer()
+    timer = StageTimers()
     poses: list[np.ndarray] = []
     failed: list[int] = []
     T_world_cam = np.eye(4)
