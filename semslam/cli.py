@@ -126,7 +126,8 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False) -> dict:
     try:
         for k in range(len(seq)):
             stopped = f"stopped while reading frame {k}"
-            frame = seq[k]
+            with slam.timers("read"):
+                frame = seq[k]
             stopped = f"stopped while processing frame {k} (t={frame.timestamp:.6f})"
             slam.process(frame)
             stopped = ""
