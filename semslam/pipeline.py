@@ -1,8 +1,12 @@
 """SemanticSLAM: the per-frame loop of DESIGN.md, reading like the pseudocode it implements.
 
     preprocess (bilateral filter, vertex/normal maps, pyramid)      core
-    track against the map's prediction (ICP + RGB, coarse-to-fine)  core  -> T_world_cam
+    predict the map at the last pose (filled in where sparse)       core
+    track against it (ICP + RGB, coarse-to-fine)                    core  -> T_world_cam
     fuse into the surfel map; new surfels; remove unstable ones     core
+
+The frame's images stay on the device between these steps (the core's FrameProcessor); only the
+images go up and poses and small results come back.
 
 Semantic label fusion and objects join this loop in later issues. One `SemanticSLAM` holds one
 map and one camera; frames must keep the size of the first.
@@ -19,11 +23,9 @@ import numpy as np
 
 from .config import Config
 from .datasets.frame import Frame, Intrinsics
-from .device import check_device
+from .device import check_device, core
 from .errors import SemslamError
-from .mapping import bilateral_filter, normal_map, vertex_map
-from .mapping.odometry import RGBDOdometry
-from .mapping.surfel_map import INTENSITY_SCALE, SurfelMap
+from .mapping.surfel_map import SurfelMap
 from .timing import StageTimers
 
 
@@ -106,14 +108,12 @@ class SemanticSLAM:
         self.timers = StageTimers()
         self.intrinsics: Intrinsics | None = None
         self.map: SurfelMap | None = None
-        self._odometry: RGBDOdometry | None = None
+        self._frames = None  # the core's FrameProcessor: this camera's images on the device
         self._T_world_cam = np.eye(4)
         self._time = 0  # frames processed: the map's clock
-        self._last_tracked: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # filtered vertices, normals, rgb
         self._timestamps: list[float] = []
         self._poses: list[np.ndarray] = []
         self.statuses: list[FrameStatus] = []
-        self._started = time.perf_counter()
         self._wall_s = 0.0
 
     # -- the per-frame loop ----------------------------------------------------------------
@@ -125,40 +125,31 @@ class SemanticSLAM:
         """
         t0 = time.perf_counter()
         self._check_frame(frame)
-        with self.timers("preprocess"):
-            depth, invalid = self._sanitise_depth(frame.depth)
-            filtered = bilateral_filter(depth, self.config.preprocess, self.device)
-            vertices = vertex_map(depth, self.intrinsics, self.device)  # fused positions: raw depth
-            filtered_vertices = vertex_map(filtered, self.intrinsics, self.device)
-            normals = normal_map(filtered_vertices, self.device)
-        with self.timers("pyramid"):
-            self._odometry.set_current(filtered, frame.rgb)
-
-        status = FrameStatus(frame.index, frame.timestamp, tracked=True, fused=False, invalid_depth_values=invalid)
+        with self.timers("preprocess"):  # upload, filter, vertex/normal maps, tracking pyramid
+            prepared = self._frames.set_frame(frame.depth, frame.rgb)
+        status = FrameStatus(frame.index, frame.timestamp, tracked=True, fused=False,
+                             invalid_depth_values=prepared["invalid_depth_values"])
         if self.map.size == 0:
             # nothing to track against yet (the first frame, or only empty frames so far): the map
             # starts here, at the last pose
             T_world_cam = self._T_world_cam
-            if not np.any(filtered > 0):
+            if prepared["valid_pixels"] == 0:
                 status.tracked = False
                 status.reason = "no valid depth in the frame: nothing to start the map from"
         else:
-            with self.timers("predict"):
-                prediction = self.map.predict(self._T_world_cam, self.intrinsics, self._time)
-                reference = self._fill_in(prediction)
-                self._odometry.set_reference(*reference)
+            with self.timers("predict"):  # the map seen from the last pose, holes filled when sparse
+                self._frames.predict_reference(self.map.core, self._T_world_cam, self._time)
             with self.timers("track"):
-                tracking = self._odometry.track(np.eye(4))
-            status.tracked = tracking.ok
-            status.reason = tracking.reason
-            status.inlier_fraction = tracking.inlier_fraction
-            status.icp_rmse = tracking.icp_rmse
-            T_world_cam = self._T_world_cam @ tracking.T_ref_cur if tracking.ok else self._T_world_cam
+                tracking = self._frames.track(np.eye(4))
+            status.tracked = tracking["ok"]
+            status.reason = tracking["reason"]
+            status.inlier_fraction = tracking["inlier_fraction"]
+            status.icp_rmse = tracking["icp_rmse"]
+            T_world_cam = self._T_world_cam @ tracking["T_ref_cur"] if tracking["ok"] else self._T_world_cam
 
         if status.tracked:
-            self._last_tracked = (filtered_vertices, normals, frame.rgb)
             with self.timers("fuse"):
-                self.map.fuse(vertices, normals, frame.rgb, T_world_cam, self.intrinsics, self._time)
+                self._frames.fuse(self.map.core, T_world_cam, self._time)
             with self.timers("clean"):
                 self.map.clean(self._time)
             status.fused = True
@@ -209,25 +200,18 @@ class SemanticSLAM:
             stopped=stopped,
         )
 
-    def _fill_in(self, prediction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The tracking reference: the map's prediction, its holes filled from the last tracked
-        frame (whose camera is the prediction's) when too few pixels hold a stable surfel — as
-        ElasticFusion does while the map is young or the camera sees new ground."""
-        vertices, normals, intensity = prediction.vertices, prediction.normals, prediction.intensity
-        hole = ~np.isfinite(vertices[..., 2])
-        if self._last_tracked is None or 1.0 - hole.mean() > self.config.tracking.fill_in_min_density:
-            return vertices, normals, intensity
-        last_vertices, last_normals, last_rgb = self._last_tracked
-        last_intensity = last_rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return (np.where(hole[..., None], last_vertices, vertices),
-                np.where(hole[..., None], last_normals, normals),
-                np.where(hole, last_intensity * INTENSITY_SCALE, intensity).astype(np.float32))
-
     # -- checks -----------------------------------------------------------------------------
     def _check_frame(self, frame: Frame) -> None:
         if self.intrinsics is None:
             self.intrinsics = frame.intrinsics
-            self._odometry = RGBDOdometry(frame.intrinsics, self.config.tracking, self.device)
+            k, pre, tracking = frame.intrinsics, self.config.preprocess, self.config.tracking
+            self._frames = core().FrameProcessor(
+                self.device, k.width, k.height, k.fx, k.fy, k.cx, k.cy,
+                bilateral_radius=pre.bilateral_radius, bilateral_sigma_space=pre.bilateral_sigma_space,
+                bilateral_sigma_depth=pre.bilateral_sigma_depth, depth_min=pre.depth_min, depth_max=pre.depth_max,
+                tracking=tracking.model_dump(exclude={"fill_in_min_density"}),
+                fill_in_min_density=tracking.fill_in_min_density,
+            )
             self.map = SurfelMap(self.config.map, self.device)
             return
         if (frame.width, frame.height) != (self.intrinsics.width, self.intrinsics.height):
@@ -240,15 +224,6 @@ class SemanticSLAM:
                 f"frame {frame.index} (t={frame.timestamp:.6f}) has intrinsics {frame.intrinsics}, but the run "
                 f"started with {self.intrinsics}"
             )
-
-    @staticmethod
-    def _sanitise_depth(depth: np.ndarray) -> tuple[np.ndarray, int]:
-        """NaN, inf and negative readings become 0 (no reading); returns the count replaced."""
-        bad = ~np.isfinite(depth) | (depth < 0)
-        count = int(bad.sum())
-        if count:
-            depth = np.where(bad, np.float32(0), depth)
-        return depth, count
 
 
 def status_dict(status: FrameStatus) -> dict:

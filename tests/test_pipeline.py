@@ -55,7 +55,7 @@ def test_run_writes_trajectory_map_and_summary(make_synthetic, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["map.ply", "summary.json", "trajectory.txt"]
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["frames"] == 40 and on_disk["tracking_failures"] == 0 and on_disk["stopped"] == ""
-    for stage in ("preprocess", "pyramid", "predict", "track", "fuse", "clean", "frame"):
+    for stage in ("read", "preprocess", "predict", "track", "fuse", "clean", "frame"):
         assert on_disk["stages_ms"][stage]["mean_ms"] > 0
     assert on_disk["bytes_per_surfel"] > 0 and on_disk["peak_rss_mb"] > 0
     assert on_disk["config"]["tracking"]["iterations"] == [10, 5, 4]

@@ -23,6 +23,7 @@ namespace pybind {
 void BindFrame(py::module_& m);
 void BindMap(py::module_& m);
 void BindOdometry(py::module_& m);
+void BindPipeline(py::module_& m);
 }  // namespace pybind
 }  // namespace semslam
 
@@ -92,4 +93,5 @@ PYBIND11_MODULE(_core, m) {
     semslam::pybind::BindFrame(m);
     semslam::pybind::BindMap(m);
     semslam::pybind::BindOdometry(m);
+    semslam::pybind::BindPipeline(m);
 }

@@ -22,3 +22,12 @@
         kernel::name##CPU(device, __VA_ARGS__);                           \
     } while (0)
 #endif
+
+// The same, as an expression with the kernel's result.
+#ifdef SEMSLAM_WITH_CUDA
+#define SEMSLAM_DISPATCH_VALUE(device, name, ...) \
+    ((device).IsCUDA() ? kernel::name##CUDA(device, __VA_ARGS__) : kernel::name##CPU(device, __VA_ARGS__))
+#else
+#define SEMSLAM_DISPATCH_VALUE(device, name, ...) \
+    (core::CheckAvailable(device), kernel::name##CPU(device, __VA_ARGS__))
+#endif

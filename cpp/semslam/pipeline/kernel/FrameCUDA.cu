@@ -1,0 +1,2 @@
+// CUDA instantiation of the per-frame helper kernels.
+#include "semslam/pipeline/kernel/FrameImpl.h"
