@@ -49,6 +49,7 @@ py::dict BuildInfo() {
 #endif
     info["compiler"] = SEMSLAM_CXX_COMPILER;
     info["build_type"] = SEMSLAM_BUILD_TYPE;
+    info["cpu_target"] = SEMSLAM_CPU_TARGET;  // "native" (this machine's vector units) or "generic"
     return info;
 }
 

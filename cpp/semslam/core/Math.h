@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "semslam/core/ParallelFor.h"
 
@@ -37,6 +38,54 @@ SEMSLAM_HOST_DEVICE inline void Store3(float* p, const Vec3f& a) {
     p[2] = a.z;
 }
 SEMSLAM_HOST_DEVICE inline float QuietNaN() { return nanf(""); }
+
+// exp(x) for x <= 0 in float (x below -87 is taken as -87, e^-87 ~ 1.6e-38). On the host a branch-free
+// Cephes-style polynomial (about 2 ulp) that the compiler vectorises inside loops; on the GPU expf.
+SEMSLAM_HOST_DEVICE inline float ExpNonPositive(float x) {
+#if defined(__CUDA_ARCH__)
+    return expf(x);
+#else
+    x = x < -87.0f ? -87.0f : x;
+    const int n = static_cast<int>(x * 1.44269504088896341f - 0.5f);  // ceil(x log2 e - 0.5) for x <= 0
+    const float fn = static_cast<float>(n);
+    const float r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;  // x - n ln 2 in two parts
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    union {
+        int i;
+        float f;
+    } scale = {(n + 127) << 23};  // 2^n
+    return (p * r * r + r + 1.0f) * scale.f;
+#endif
+}
+
+#if !defined(__CUDACC__)
+// ExpNonPositive on a GCC/Clang vector of floats (vector_size extension), lane by lane, for the
+// CPU forms of kernels that vectorise across output pixels by hand: the scalar form's clamp is
+// a float select that GCC turns into a branch (it may trap), which stops auto-vectorisation.
+// FloatV and IntV: vectors of float and int32_t with the same lane count.
+template <typename FloatV, typename IntV>
+inline FloatV ExpNonPositiveV(FloatV x) {
+    x = x > -87.0f ? x : FloatV{} - 87.0f;
+    const IntV n = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, IntV);
+    const FloatV fn = __builtin_convertvector(n, FloatV);
+    const FloatV r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
+    FloatV p = FloatV{} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const IntV bits = (n + 127) << 23;  // 2^n
+    FloatV scale;
+    std::memcpy(&scale, &bits, sizeof(scale));
+    return (p * r * r + r + 1.0f) * scale;
+}
+#endif
 
 }  // namespace core
 }  // namespace semslam
