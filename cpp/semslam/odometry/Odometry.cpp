@@ -294,14 +294,16 @@ void RGBDOdometry::Linearise(int level, const core::Rigid3f& T_ref_cur, float rg
                                      static_cast<float>(std::sin(params_.icp_max_angle_deg * kPi / 180.0))};
     const float min_gradient = params_.rgb_min_gradient[level];
     const kernel::RgbGates rgb_gates{params_.rgb_max_depth_delta, min_gradient * min_gradient};
-    if (icp != nullptr) SEMSLAM_DISPATCH(device_, IcpReduce, view, T_ref_cur, icp_gates, icp);
-    if (rgb != nullptr) {
-        if (rgb_sigma < 0) {  // the RMS photometric residual at this pose
-            double stats[2];
-            SEMSLAM_DISPATCH(device_, RgbStats, view, T_ref_cur, rgb_gates, stats);
-            rgb_sigma = stats[1] > 0 ? static_cast<float>(std::sqrt(stats[0] / stats[1])) : 1.0f;
-        }
-        SEMSLAM_DISPATCH(device_, RgbReduce, view, T_ref_cur, rgb_gates, rgb_sigma, rgb);
+    if (rgb_sigma < 0) {  // the RMS photometric residual at this pose
+        double stats[2];
+        SEMSLAM_DISPATCH(device_, RgbStats, view, T_ref_cur, rgb_gates, stats);
+        rgb_sigma = stats[1] > 0 ? static_cast<float>(std::sqrt(stats[0] / stats[1])) : 1.0f;
+    }
+    double systems[2 * kernel::kSystemSize];  // both terms from one pass over the current pixels
+    SEMSLAM_DISPATCH(device_, TrackReduce, view, T_ref_cur, icp_gates, rgb_gates, rgb_sigma, systems);
+    for (int k = 0; k < kernel::kSystemSize; ++k) {
+        icp[k] = systems[k];
+        rgb[k] = systems[kernel::kSystemSize + k];
     }
 }
 

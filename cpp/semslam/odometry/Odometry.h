@@ -69,7 +69,8 @@ public:
     TrackResult Track(const core::Rigid3f& T_ref_cur_init);
 
     // The two reduced systems (kernel::kSystemSize values each) at one level for a given pose, with
-    // the photometric weight's sigma given (test entry point).
+    // the photometric weight's sigma given (test entry point); rgb_sigma < 0 measures it as the RMS
+    // photometric residual at T_ref_cur. Both come from one pass; icp and rgb must not be null.
     void Linearise(int level, const core::Rigid3f& T_ref_cur, float rgb_sigma, double* icp, double* rgb);
 
     int width(int level) const { return width_ >> level; }

@@ -41,12 +41,12 @@ struct RgbGates {
 };
 
 #define SEMSLAM_DECLARE_ODOMETRY(suffix)                                                                        \
-    void IcpReduce##suffix(const core::Device& device, LevelView level, core::Rigid3f T_ref_cur, IcpGates gates, \
-                           double* out);                                                                        \
+    /* out[0, 29): the ICP system, out[29, 58): the photometric one, weighted with sigma */                   \
+    void TrackReduce##suffix(const core::Device& device, LevelView level, core::Rigid3f T_ref_cur,               \
+                             IcpGates icp_gates, RgbGates rgb_gates, float sigma, double* out);                  \
+    /* out[0]: sum of the squared photometric residuals, out[1]: their count */                                \
     void RgbStats##suffix(const core::Device& device, LevelView level, core::Rigid3f T_ref_cur, RgbGates gates,  \
                           double* out);                                                                         \
-    void RgbReduce##suffix(const core::Device& device, LevelView level, core::Rigid3f T_ref_cur, RgbGates gates, \
-                           float sigma, double* out);                                                           \
     void CountValidPoints##suffix(const core::Device& device, const float* vertices, const float* normals,      \
                                   int64_t count, double* out);                                                  \
     void CopyFloats##suffix(const core::Device& device, const float* src, float* dst, int64_t count);
