@@ -160,6 +160,10 @@ class SynthConfig(_Section):
     shake_translation: float = Field(0.003, ge=0, description="m; amplitude of the hand-shake per axis")
     shake_rotation_deg: float = Field(0.25, ge=0, description="deg; amplitude of the hand-shake rotation per axis")
     write_scene_mesh: bool = Field(True, description="also write scene.ply (labelled ground-truth mesh)")
+    colour_supersampling: int = Field(
+        2, ge=1, le=4, description="colour is averaged over n x n sub-pixel rays, as a camera pixel integrates "
+        "light over its area (1: point-sampled; sharp texture edges then alias)",
+    )
     sensor: SensorNoiseConfig = SensorNoiseConfig()
 
 

@@ -100,7 +100,7 @@ class SyntheticSequence:
             format_pose_line(t, matrix_to_quaternion(T[:3, :3]), T[:3, 3]) for t, T in zip(self.timestamps, raw)
         ]
         self.poses = np.stack([_pose_from_line(line) for line in self.pose_lines])
-        self.renderer = Renderer(self.scene, self.intrinsics)
+        self.renderer = Renderer(self.scene, self.intrinsics, config.colour_supersampling)
 
     def __len__(self) -> int:
         return self.config.frames

@@ -38,9 +38,10 @@ class RenderedView:
     view_cos: np.ndarray
 
 
-def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
-    """(H, W, 3) float64 unit ray directions in the camera frame through the pixel centres."""
-    u, v = np.meshgrid(np.arange(intrinsics.width), np.arange(intrinsics.height))
+def pixel_rays(intrinsics: Intrinsics, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """(H, W, 3) float64 unit ray directions in the camera frame through the pixel centres, or
+    through points `offset` (du, dv) pixels away from them."""
+    u, v = np.meshgrid(np.arange(intrinsics.width) + offset[0], np.arange(intrinsics.height) + offset[1])
     d = np.stack([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, np.ones(u.shape)], axis=-1)
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
@@ -119,7 +120,7 @@ def _texture(material: int, p: np.ndarray, albedo: np.ndarray, noise: _Noise) ->
 class Renderer:
     """Renders a `Scene` through a pinhole camera; build once, call `render` per pose."""
 
-    def __init__(self, scene: Scene, intrinsics: Intrinsics) -> None:
+    def __init__(self, scene: Scene, intrinsics: Intrinsics, supersampling: int = 1) -> None:
         import open3d as o3d
 
         self.scene, self.intrinsics = scene, intrinsics
@@ -147,40 +148,37 @@ class Renderer:
         self._class_of = np.array(classes, dtype=np.uint16)
         self._instance_of = np.array(instances, dtype=np.uint16)
         self._rays_cam = pixel_rays(intrinsics).reshape(-1, 3).astype(np.float32)  # (H*W, 3)
+        offsets = (np.arange(supersampling) + 0.5) / supersampling - 0.5 if supersampling > 1 else []
+        self._subpixel_rays = [pixel_rays(intrinsics, (du, dv)).reshape(-1, 3).astype(np.float32)
+                               for dv in offsets for du in offsets]
         self._noise = _Noise(scene.texture_seed)
 
-    def render(self, T_world_cam: np.ndarray) -> RenderedView:
-        """Render the view of camera-to-world pose `T_world_cam` (4x4, metres)."""
+    def _cast(self, rays_cam: np.ndarray, R: np.ndarray, origin: np.ndarray) -> dict:
+        """Cast camera-frame unit rays (N, 3) from `origin`: hit mask, distance, world direction,
+        camera-facing world normal, and triangle index per ray."""
         o3d = self._o3d
-        h, w = self.intrinsics.height, self.intrinsics.width
-        T = np.asarray(T_world_cam, dtype=np.float64)
-        R, origin = T[:3, :3], T[:3, 3]
-        rays = np.empty((h * w, 6), dtype=np.float32)
+        rays = np.empty((len(rays_cam), 6), dtype=np.float32)
         rays[:, :3] = origin
-        np.matmul(self._rays_cam, R.T.astype(np.float32), out=rays[:, 3:])  # unit, world frame
+        np.matmul(rays_cam, R.T.astype(np.float32), out=rays[:, 3:])  # unit, world frame
         hits = self._raycaster.cast_rays(o3d.core.Tensor(rays))
         gid = hits["geometry_ids"].numpy()
         hit = gid != o3d.t.geometry.RaycastingScene.INVALID_ID
-        miss = ~hit
         t_hit = hits["t_hit"].numpy()
-        t_hit[miss] = 0.0
+        t_hit[~hit] = 0.0
         gid = np.where(hit, gid, 0).astype(np.int64)
         tri = self._tri_offset[gid] + hits["primitive_ids"].numpy().astype(np.int64) * hit
-
-        depth = t_hit * self._rays_cam[:, 2]
-        labels = self._class_of[gid]
-        instances = self._instance_of[gid]
-
         dirs = rays[:, 3:]
         n_world = hits["primitive_normals"].numpy()
         facing = np.einsum("ij,ij->i", n_world, dirs)
         n_world *= np.where(facing > 0, -1.0, 1.0).astype(np.float32)[:, None]  # towards the camera
-        view_cos = np.abs(facing)
-        normals_cam = n_world @ R.astype(np.float32)
+        return {"hit": hit, "t_hit": t_hit, "gid": gid, "tri": tri, "dirs": dirs, "n_world": n_world,
+                "facing": facing}
 
-        points = origin.astype(np.float32) + dirs * t_hit[:, None]
-        albedo = self._tri_colour[tri]
-        material = self._tri_material[tri]
+    def _colour(self, cast: dict, origin: np.ndarray) -> np.ndarray:
+        """Shaded colour (N, 3) in [0, 1] of the rays' hit points (0 where nothing was hit)."""
+        points = origin.astype(np.float32) + cast["dirs"] * cast["t_hit"][:, None]
+        albedo = self._tri_colour[cast["tri"]]
+        material = self._tri_material[cast["tri"]]
         texture = np.empty_like(albedo)
         order = np.argsort(material, kind="stable")
         bounds = np.searchsorted(material[order], np.arange(len(Material) + 1))
@@ -190,15 +188,38 @@ class Renderer:
                 texture[idx] = _texture(m, points[idx], albedo[idx], self._noise)
         to_light = self.scene.light_position.astype(np.float32) - points
         dist = np.sqrt(np.einsum("ij,ij->i", to_light, to_light))
-        lambert = np.maximum(np.einsum("ij,ij->i", n_world, to_light) / np.maximum(dist, 1e-6), 0.0)
+        lambert = np.maximum(np.einsum("ij,ij->i", cast["n_world"], to_light) / np.maximum(dist, 1e-6), 0.0)
         shade = _AMBIENT + _DIFFUSE * lambert / (1.0 + (dist * np.float32(1 / _LIGHT_FALLOFF)) ** 2)
         rgb = np.clip(texture * shade[:, None], 0.0, 1.0)
+        rgb[~cast["hit"]] = 0
+        return rgb
 
-        for array in (depth, labels, instances, view_cos, normals_cam, rgb):
+    def render(self, T_world_cam: np.ndarray) -> RenderedView:
+        """Render the view of camera-to-world pose `T_world_cam` (4x4, metres).
+
+        Depth, normals, labels and instances are sampled at the pixel centres; colour is the mean
+        over `supersampling`^2 sub-pixel rays, as a camera pixel integrates the light over its
+        area — without it sharp texture edges alias and bias photometric alignment."""
+        h, w = self.intrinsics.height, self.intrinsics.width
+        T = np.asarray(T_world_cam, dtype=np.float64)
+        R, origin = T[:3, :3], T[:3, 3]
+        centre = self._cast(self._rays_cam, R, origin)
+        miss = ~centre["hit"]
+        depth = centre["t_hit"] * self._rays_cam[:, 2]
+        labels = self._class_of[centre["gid"]]
+        instances = self._instance_of[centre["gid"]]
+        view_cos = np.abs(centre["facing"])
+        normals_cam = centre["n_world"] @ R.astype(np.float32)
+        if self._subpixel_rays:
+            rgb = np.mean([self._colour(self._cast(rays, R, origin), origin) for rays in self._subpixel_rays], axis=0)
+        else:
+            rgb = self._colour(centre, origin)
+
+        for array in (depth, labels, instances, view_cos, normals_cam):
             array[miss] = 0
         return RenderedView(
             depth.reshape(h, w).astype(np.float32, copy=False),
-            rgb.reshape(h, w, 3),
+            rgb.reshape(h, w, 3).astype(np.float32, copy=False),
             normals_cam.reshape(h, w, 3),
             labels.reshape(h, w),
             instances.reshape(h, w),
