@@ -99,6 +99,7 @@ void SurfelMap::Reserve(int64_t count) {
     SEMSLAM_DISPATCH(device_, FillOwners, owners_.data(), capacity);
     scratch_f_ = core::Buffer<float>(cap * std::max(3, num_classes_), device_);
     scratch_i_ = core::Buffer<int32_t>(cap, device_);
+    indexed_ = core::Buffer<IndexedSurfel>(cap, device_);
     core::Buffer<int32_t> slots(cap, device_);
     if (fine_rendered_ > 0) SEMSLAM_DISPATCH(device_, CopyInt, fine_slots_.data(), slots.data(), fine_rendered_);
     fine_slots_ = std::move(slots);
@@ -123,6 +124,11 @@ void SurfelMap::EnsureWorkspace(int64_t pixels, int64_t fine_pixels) {
         flags_ = core::Buffer<uint8_t>(flags, device_);
         ranks_ = core::Buffer<int32_t>(flags, device_);
     }
+    if (cell_counts_.size() < static_cast<size_t>(pixels + 1)) {
+        cell_counts_ = core::Buffer<int32_t>(pixels + 1, device_);
+        cell_offsets_ = core::Buffer<int32_t>(pixels + 1, device_);
+        SEMSLAM_DISPATCH(device_, FillInt, cell_counts_.data(), 0, pixels + 1);
+    }
     if (chunk_counts_.size() == 0) {
         chunk_counts_ = core::Buffer<int32_t>(kernel::kRankChunks, device_);
         chunk_host_.resize(kernel::kRankChunks);
@@ -141,6 +147,32 @@ int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buf
     chunk_counts_.CopyFromHost(chunk_host_.data());
     SEMSLAM_DISPATCH(device_, ChunkRanks, flags.data(), n, chunk_counts_.data(), positions.data());
     return total;
+}
+
+int64_t SurfelMap::ExclusiveScan(const core::Buffer<int32_t>& counts, int64_t n, core::Buffer<int32_t>& offsets) {
+    SEMSLAM_DISPATCH(device_, ChunkSums, counts.data(), n, chunk_counts_.data());
+    chunk_counts_.CopyToHost(chunk_host_.data());
+    int64_t total = 0;
+    for (int c = 0; c < kernel::kRankChunks; ++c) {
+        const int32_t count = chunk_host_[c];
+        chunk_host_[c] = static_cast<int32_t>(total);
+        total += count;
+    }
+    chunk_counts_.CopyFromHost(chunk_host_.data());
+    SEMSLAM_DISPATCH(device_, ChunkOffsets, counts.data(), n, chunk_counts_.data(), static_cast<int32_t>(total),
+                     offsets.data());
+    return total;
+}
+
+void SurfelMap::BucketIndexMap(int64_t count, const core::Rigid3f& T_cam_world, int width, int height, int time) {
+    const int64_t pixels = static_cast<int64_t>(width) * height;
+    const int fine_width = prediction_.fine_width;
+    SEMSLAM_DISPATCH(device_, CountIndexed, Arrays(), count, prediction_.fine_keys.data(), fine_slots_.data(),
+                     fine_width, width, params_, cell_counts_.data(), scratch_i_.data());
+    ExclusiveScan(cell_counts_, pixels, cell_offsets_);
+    // Leaves cell_counts_ all 0 again.
+    SEMSLAM_DISPATCH(device_, ScatterIndexed, Arrays(), count, scratch_i_.data(), fine_slots_.data(), T_cam_world,
+                     fine_width, time, cell_offsets_.data(), cell_counts_.data(), indexed_.data());
 }
 
 void SurfelMap::ClearFineKeys() {
@@ -266,9 +298,12 @@ CleanStats SurfelMap::Clean(int time) {
     }
     EnsureWorkspace(0, 0);
     const int width = have_pose ? fuse_width_ : 1, height = have_pose ? fuse_height_ : 1;
-    const uint64_t* fine_keys = have_pose ? prediction_.fine_keys.data() : nullptr;
+    const core::Rigid3f T_cam_world = fuse_T_world_cam_.Inverse();
+    if (have_pose) BucketIndexMap(size_before_fuse_, T_cam_world, width, height, time);
+    const int32_t* cell_offsets = have_pose ? cell_offsets_.data() : nullptr;
+    const IndexedSurfel* indexed = have_pose ? indexed_.data() : nullptr;
     double counts[3];
-    SEMSLAM_DISPATCH(device_, CleanFlags, Arrays(), size_, have_pose, fine_keys, fuse_T_world_cam_.Inverse(),
+    SEMSLAM_DISPATCH(device_, CleanFlags, Arrays(), size_, have_pose, cell_offsets, indexed, T_cam_world,
                      fuse_intrinsics_, width, height, time, params_, flags_.data(), counts);
     fused_since_clean_ = false;
 

@@ -120,6 +120,16 @@ struct SurfelArrays {
     int num_classes;
 };
 
+// A stable surfel that won its sub-pixel of the fine index map, as Clean's window tests read it;
+// Clean buckets these by the pixel their sub-pixel lies in (one list per pixel).
+struct IndexedSurfel {
+    float x, y, z;             // camera frame of the index map's render, metres
+    int32_t fine_x, fine_y;    // its sub-pixel
+    int32_t init_time;
+    int32_t updated;           // 1: last updated at the Clean's time
+    int32_t unused;            // pads the record to 32 bytes
+};
+
 class SurfelMap {
 public:
     // num_classes: columns of the class-probability table (0 = none); rows start uniform.
@@ -170,6 +180,11 @@ private:
     int64_t Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buffer<int32_t>& positions);
     void CheckFrameSize(int width, int height) const;
     void ClearFineKeys();  // resets the slots the last fine render wrote to kEmptyKey
+    // Exclusive prefix sum of counts[0, n) into offsets[0, n] (offsets[n] = total). Returns the total.
+    int64_t ExclusiveScan(const core::Buffer<int32_t>& counts, int64_t n, core::Buffer<int32_t>& offsets);
+    // Buckets the stable winners of the last fine render of surfels [0, count) by pixel into
+    // cell_offsets_ / indexed_ (Clean's window tests visit only the pixels under the window).
+    void BucketIndexMap(int64_t count, const core::Rigid3f& T_cam_world, int width, int height, int time);
 
     core::Device device_;
     SurfelMapParams params_;
@@ -192,6 +207,9 @@ private:
     core::Buffer<float> scratch_f_;        // [capacity * max(3, num_classes)] compaction scratch
     core::Buffer<int32_t> scratch_i_;      // [capacity]
     core::Buffer<int32_t> chunk_counts_;   // [kRankChunks]
+    core::Buffer<int32_t> cell_counts_;    // [H*W + 1] surfels per pixel; all 0 between calls
+    core::Buffer<int32_t> cell_offsets_;   // [H*W + 1] first IndexedSurfel of each pixel
+    core::Buffer<IndexedSurfel> indexed_;  // [capacity] stable fine-map winners grouped by pixel
     std::vector<int32_t> chunk_host_;
 
     // The last Fuse (Clean's pose), and how many surfels existed before it.

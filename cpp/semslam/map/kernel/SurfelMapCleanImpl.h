@@ -15,11 +15,66 @@ namespace kernel {
 // sub-pixels per axis (index_scale * window_multiplier <= 16 is checked on the host).
 constexpr int kMaxWindowTaps = 33;
 
+// floorf for finite values within int range, without the libm call floorf is on CPUs without SSE4.1.
+SEMSLAM_HOST_DEVICE inline int FloorToInt(float x) {
+    const int t = static_cast<int>(x);
+    return x < static_cast<float>(t) ? t - 1 : t;
+}
+
+// The pixel (bucket) of fine index map slot `slot` when surfel i won it and is stable, else -1.
+SEMSLAM_HOST_DEVICE inline int32_t IndexedCell(const SurfelArrays& s, int64_t i, const uint64_t* fine_keys,
+                                               const int32_t* slots, int fine_width, int width,
+                                               const SurfelMapParams& params, int32_t* fine_x, int32_t* fine_y) {
+    const int32_t slot = slots[i];
+    if (slot < 0 || KeyIndex(fine_keys[slot]) != static_cast<int32_t>(i)) return -1;
+    if (!(s.confidences[i] > params.confidence_threshold)) return -1;  // the window tests skip it
+    *fine_y = slot / fine_width;
+    *fine_x = slot - *fine_y * fine_width;
+    return (*fine_y / params.index_scale) * width + *fine_x / params.index_scale;
+}
+
+void SEMSLAM_KERNEL(CountIndexed)(const core::Device& device, SurfelArrays s, int64_t n, const uint64_t* fine_keys,
+                                  const int32_t* slots, int fine_width, int width, SurfelMapParams params,
+                                  int32_t* cell_counts, int32_t* cells) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+        int32_t fx, fy;
+        const int32_t cell = IndexedCell(s, i, fine_keys, slots, fine_width, width, params, &fx, &fy);
+        cells[i] = cell;
+        if (cell >= 0) core::AtomicAdd(cell_counts + cell, 1);
+    });
+}
+
+// The order within a pixel's list depends on thread timing; Clean only sums integer counts over it.
+void SEMSLAM_KERNEL(ScatterIndexed)(const core::Device& device, SurfelArrays s, int64_t n, const int32_t* cells,
+                                    const int32_t* slots, core::Rigid3f T_cam_world, int fine_width, int time,
+                                    const int32_t* cell_offsets, int32_t* cell_counts, IndexedSurfel* indexed) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+        const int32_t cell = cells[i];
+        if (cell < 0) return;
+        const int32_t fy = slots[i] / fine_width, fx = slots[i] - fy * fine_width;
+        const int32_t k = cell_offsets[cell] + core::AtomicAdd(cell_counts + cell, -1) - 1;
+        const Vec3f q = T_cam_world.Apply(core::Load3(s.positions + 3 * i));
+        IndexedSurfel e;
+        e.x = q.x;
+        e.y = q.y;
+        e.z = q.z;
+        e.fine_x = fx;
+        e.fine_y = fy;
+        e.init_time = s.init_times[i];
+        e.updated = s.last_update_times[i] == time ? 1 : 0;
+        e.unused = 0;
+        indexed[k] = e;
+    });
+}
+
 // Flags: 1 keep, 2 unstable and stale, 3 in front of older stable surfels (a duplicate),
-// 4 in front of surface observed this frame (free-space violation).
+// 4 in front of surface observed this frame (free-space violation). The window's sub-pixels are
+// visited through the per-pixel lists of stable fine-map winners (cell_offsets, indexed): the
+// same surfels, with the same multiplicities, as reading the fine index map sub-pixel by sub-pixel.
 void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int64_t n, bool have_pose,
-                                const uint64_t* fine_keys, core::Rigid3f T_cam_world, PinholeIntrinsics K, int width,
-                                int height, int time, SurfelMapParams params, uint8_t* flags, double* stats) {
+                                const int32_t* cell_offsets, const IndexedSurfel* indexed, core::Rigid3f T_cam_world,
+                                PinholeIntrinsics K, int width, int height, int time, SurfelMapParams params,
+                                uint8_t* flags, double* stats) {
     const int scale = params.index_scale;
     const int fine_width = width * scale, fine_height = height * scale;
     const int samples = 2 * scale * params.window_multiplier;  // half-sub-pixel steps per axis
@@ -37,47 +92,54 @@ void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int6
                 const bool facing = fabsf(nrm.z) > params.free_space_normal_z;
                 const float lateral_max = s.radii[i] * params.merge_radius_factor;
                 const int init = s.init_times[i];
-                // Distinct sub-pixels per axis with how often the half-step samples hit them.
-                int xs[kMaxWindowTaps], xm[kMaxWindowTaps], ys[kMaxWindowTaps], ym[kMaxWindowTaps];
-                int nx = 0, ny = 0;
+                // How often the half-step samples hit each sub-pixel per axis; the sub-pixels hit
+                // are consecutive (steps of half a sub-pixel), from x_first / y_first on.
+                int xm[kMaxWindowTaps], ym[kMaxWindowTaps];
+                int nx = 0, ny = 0, x_first = 0, y_first = 0;
                 const float gx = static_cast<float>(scale) * (u + 0.5f) - half_window;
                 const float gy = static_cast<float>(scale) * (v + 0.5f) - half_window;
                 for (int k = 0; k < samples; ++k) {
-                    const int fx = static_cast<int>(floorf(gx + 0.5f * k));
+                    const int fx = FloorToInt(gx + 0.5f * k);
                     if (fx >= 0 && fx < fine_width) {
-                        if (nx > 0 && xs[nx - 1] == fx) {
+                        if (nx > 0 && x_first + nx - 1 == fx) {
                             ++xm[nx - 1];
                         } else {
-                            xs[nx] = fx;
+                            if (nx == 0) x_first = fx;
                             xm[nx++] = 1;
                         }
                     }
-                    const int fy = static_cast<int>(floorf(gy + 0.5f * k));
+                    const int fy = FloorToInt(gy + 0.5f * k);
                     if (fy >= 0 && fy < fine_height) {
-                        if (ny > 0 && ys[ny - 1] == fy) {
+                        if (ny > 0 && y_first + ny - 1 == fy) {
                             ++ym[ny - 1];
                         } else {
-                            ys[ny] = fy;
+                            if (ny == 0) y_first = fy;
                             ym[ny++] = 1;
                         }
                     }
                 }
                 int count = 0, z_count = 0;
-                for (int a = 0; a < ny; ++a) {
-                    for (int b = 0; b < nx; ++b) {
-                        const int32_t j = KeyIndex(fine_keys[static_cast<int64_t>(ys[a]) * fine_width + xs[b]]);
-                        if (j < 0 || !(s.confidences[j] > params.confidence_threshold)) continue;
-                        const Vec3f q = T_cam_world.Apply(core::Load3(s.positions + 3 * j));
-                        if (!(q.z > p.z)) continue;
-                        const float behind = q.z - p.z;
-                        const int weight = ym[a] * xm[b];
-                        const float dx = q.x - p.x, dy = q.y - p.y;
-                        if (s.init_times[j] < init && behind < params.merge_depth &&
-                            sqrtf(dx * dx + dy * dy) < lateral_max) {
-                            count += weight;
-                        }
-                        if (facing && s.last_update_times[j] == time && behind > params.free_space_depth) {
-                            z_count += weight;
+                if (nx > 0 && ny > 0) {
+                    const int cx0 = x_first / scale, cx1 = (x_first + nx - 1) / scale;
+                    const int cy0 = y_first / scale, cy1 = (y_first + ny - 1) / scale;
+                    for (int cy = cy0; cy <= cy1; ++cy) {
+                        for (int cx = cx0; cx <= cx1; ++cx) {
+                            const int32_t cell = cy * width + cx;
+                            const int32_t end = cell_offsets[cell + 1];
+                            for (int32_t e = cell_offsets[cell]; e < end; ++e) {
+                                const IndexedSurfel& q = indexed[e];
+                                const int b = q.fine_x - x_first, a = q.fine_y - y_first;
+                                if (b < 0 || b >= nx || a < 0 || a >= ny) continue;
+                                if (!(q.z > p.z)) continue;
+                                const float behind = q.z - p.z;
+                                const int weight = ym[a] * xm[b];
+                                const float dx = q.x - p.x, dy = q.y - p.y;
+                                if (q.init_time < init && behind < params.merge_depth &&
+                                    sqrtf(dx * dx + dy * dy) < lateral_max) {
+                                    count += weight;
+                                }
+                                if (facing && q.updated && behind > params.free_space_depth) z_count += weight;
+                            }
                         }
                     }
                 }
@@ -97,6 +159,30 @@ void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int6
         row[2] = flag == 4 ? 1.0f : 0.0f;
         return true;
     }, stats);
+}
+
+void SEMSLAM_KERNEL(ChunkSums)(const core::Device& device, const int32_t* counts, int64_t n, int32_t* sums) {
+    const int64_t chunk = (n + kRankChunks - 1) / kRankChunks;
+    core::ParallelFor(device, kRankChunks, SEMSLAM_LAMBDA(int64_t c) {
+        const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
+        int32_t total = 0;
+        for (int64_t i = begin; i < end; ++i) total += counts[i];
+        sums[c] = total;
+    });
+}
+
+void SEMSLAM_KERNEL(ChunkOffsets)(const core::Device& device, const int32_t* counts, int64_t n,
+                                  const int32_t* chunk_offsets, int32_t total, int32_t* offsets) {
+    const int64_t chunk = (n + kRankChunks - 1) / kRankChunks;
+    core::ParallelFor(device, kRankChunks, SEMSLAM_LAMBDA(int64_t c) {
+        const int64_t begin = c * chunk, end = begin + chunk < n ? begin + chunk : n;
+        int32_t next = chunk_offsets[c];
+        for (int64_t i = begin; i < end; ++i) {
+            offsets[i] = next;
+            next += counts[i];
+        }
+        if (c == kRankChunks - 1) offsets[n] = total;
+    });
 }
 
 void SEMSLAM_KERNEL(ChunkCounts)(const core::Device& device, const uint8_t* flags, int64_t n, int32_t* counts) {
@@ -146,6 +232,10 @@ void SEMSLAM_KERNEL(CopyInt)(const core::Device& device, const int32_t* src, int
 
 void SEMSLAM_KERNEL(FillKeys)(const core::Device& device, uint64_t* data, int64_t n) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { data[i] = core::kEmptyKey; });
+}
+
+void SEMSLAM_KERNEL(FillInt)(const core::Device& device, int32_t* data, int32_t value, int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { data[i] = value; });
 }
 
 void SEMSLAM_KERNEL(FillOwners)(const core::Device& device, uint32_t* data, int64_t n) {

@@ -46,11 +46,24 @@ constexpr int kRankChunks = 1024;
                                  core::Rigid3f T_world_cam, PinholeIntrinsics K, int width, int height,          \
                                  const float* vertices, const float* normals, const uint8_t* rgb, int time,      \
                                  float weight, SurfelMapParams params);                                         \
+    /* Clean's buckets: per pixel, the stable surfels [0, n) that won a sub-pixel of the fine map in it: */    \
+    /* counts first (AtomicAdd; cells[i]: surfel i's pixel or -1), then, given offsets, the records */         \
+    /* (counts decremented back to 0). */                                                                       \
+    void CountIndexed##suffix(const core::Device& device, SurfelArrays s, int64_t n, const uint64_t* fine_keys,  \
+                              const int32_t* slots, int fine_width, int width, SurfelMapParams params,          \
+                              int32_t* cell_counts, int32_t* cells);                                            \
+    void ScatterIndexed##suffix(const core::Device& device, SurfelArrays s, int64_t n, const int32_t* cells,     \
+                                const int32_t* slots, core::Rigid3f T_cam_world, int fine_width, int time,      \
+                                const int32_t* cell_offsets, int32_t* cell_counts, IndexedSurfel* indexed);     \
     /* Clean: flags 1 keep, 2 unstable, 3 merged, 4 free space; stats counts of 2, 3, 4. */                     \
     void CleanFlags##suffix(const core::Device& device, SurfelArrays s, int64_t n, bool have_pose,              \
-                            const uint64_t* fine_keys, core::Rigid3f T_cam_world, PinholeIntrinsics K,           \
-                            int width, int height, int time, SurfelMapParams params, uint8_t* flags,             \
-                            double* stats);                                                                     \
+                            const int32_t* cell_offsets, const IndexedSurfel* indexed, core::Rigid3f T_cam_world,\
+                            PinholeIntrinsics K, int width, int height, int time, SurfelMapParams params,       \
+                            uint8_t* flags, double* stats);                                                     \
+    /* Exclusive prefix sum of counts[0, n) in kRankChunks chunks: sums per chunk, then offsets [0, n]. */      \
+    void ChunkSums##suffix(const core::Device& device, const int32_t* counts, int64_t n, int32_t* sums);        \
+    void ChunkOffsets##suffix(const core::Device& device, const int32_t* counts, int64_t n,                      \
+                              const int32_t* chunk_offsets, int32_t total, int32_t* offsets);                   \
     /* Stable ranking of flags == 1 in kRankChunks chunks: counts per chunk, then ranks (-1 others). */        \
     void ChunkCounts##suffix(const core::Device& device, const uint8_t* flags, int64_t n, int32_t* counts);     \
     void ChunkRanks##suffix(const core::Device& device, const uint8_t* flags, int64_t n, const int32_t* offsets, \
@@ -62,6 +75,7 @@ constexpr int kRankChunks = 1024;
     void CopyFloat##suffix(const core::Device& device, const float* src, float* dst, int64_t n);                \
     void CopyInt##suffix(const core::Device& device, const int32_t* src, int32_t* dst, int64_t n);              \
     void FillKeys##suffix(const core::Device& device, uint64_t* data, int64_t n);                               \
+    void FillInt##suffix(const core::Device& device, int32_t* data, int32_t value, int64_t n);                  \
     void FillOwners##suffix(const core::Device& device, uint32_t* data, int64_t n);
 
 SEMSLAM_DECLARE_SURFEL_MAP(CPU)

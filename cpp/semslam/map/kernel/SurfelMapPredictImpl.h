@@ -14,6 +14,7 @@ namespace kernel {
 // A disk's screen footprint is bounded by f r sqrt(1 + (x/z)^2) / (z - r) pixels around its
 // centre's projection; this caps it for surfels almost touching the camera.
 constexpr float kMaxSplatHalfWidth = 64.0f;
+constexpr int kMaxSplatColumns = 2 * 64 + 1;  // columns of the widest footprint
 
 // Prediction (ElasticFusion splat.vert + combo_splat.frag): each stable, active surfel is an
 // oriented disk; every pixel of its footprint whose ray hits the disk within its radius takes the
@@ -42,17 +43,23 @@ void SEMSLAM_KERNEL(SplatKeys)(const core::Device& device, SurfelArrays s, int64
         u1 = u1 > width - 1 ? width - 1 : u1;
         v1 = v1 > height - 1 ? height - 1 : v1;
         const float pn = core::Dot(p, nrm), r2 = r * r;
+        // The footprint's column rays, computed once per column rather than once per pixel (the
+        // same float operations as per pixel, so the same hits).
+        float ray_x[kMaxSplatColumns];
+        for (int u = u0; u <= u1; ++u) ray_x[u - u0] = (static_cast<float>(u) - K.cx) / K.fx;
         for (int v = v0; v <= v1; ++v) {
+            const float ray_y = (static_cast<float>(v) - K.cy) / K.fy;
+            const float ray_y_n = ray_y * nrm.y;
+            uint64_t* row = keys + static_cast<int64_t>(v) * width;
             for (int u = u0; u <= u1; ++u) {
-                const Vec3f ray = {(static_cast<float>(u) - K.cx) / K.fx, (static_cast<float>(v) - K.cy) / K.fy, 1.0f};
-                const float denom = core::Dot(ray, nrm);
+                const float ray_xu = ray_x[u - u0];
+                const float denom = ray_xu * nrm.x + ray_y_n + 1.0f * nrm.z;  // Dot(ray, nrm), ray z = 1
                 if (fabsf(denom) < 1e-6f) continue;
                 const float t = pn / denom;  // depth of the hit (the ray's z is 1)
                 if (!(t > 0.0f)) continue;
-                const Vec3f d = t * ray - p;
+                const Vec3f d = {t * ray_xu - p.x, t * ray_y - p.y, t * 1.0f - p.z};
                 if (core::Dot(d, d) > r2) continue;
-                core::AtomicMin(keys + static_cast<int64_t>(v) * width + u,
-                                core::PackDepthIndex(t, static_cast<uint32_t>(i)));
+                core::AtomicMin(row + u, core::PackDepthIndex(t, static_cast<uint32_t>(i)));
             }
         }
     });
@@ -77,7 +84,8 @@ void SEMSLAM_KERNEL(ResolvePrediction)(const core::Device& device, SurfelArrays 
         keys[i] = core::kEmptyKey;
         const uint32_t j = core::UnpackIndex(key);
         const float z = UnpackDepth(key);
-        const int u = static_cast<int>(i % width), v = static_cast<int>(i / width);
+        const int32_t pixel = static_cast<int32_t>(i);  // < 2^31 (checked on the host): a 32-bit divide
+        const int v = pixel / width, u = pixel - v * width;
         core::Store3(vertices + 3 * i, K.Unproject(static_cast<float>(u), static_cast<float>(v), z));
         core::Store3(normals + 3 * i, Normalized(T_cam_world.Rotate(core::Load3(s.normals + 3 * j))));
         const Vec3f c = core::Load3(s.colours + 3 * j);
