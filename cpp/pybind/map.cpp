@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "results.h"
 #include "semslam/map/SurfelMap.h"
 
 namespace semslam {
@@ -145,14 +146,7 @@ py::dict Fuse(map::SurfelMap& m, const FloatArray& vertices, const FloatArray& n
         py::gil_scoped_release release;
         s = m.Fuse(v, n, c, T, {fx, fy, cx, cy}, static_cast<int>(w), static_cast<int>(h), time, weight);
     }
-    py::dict out;
-    out["pixels_fused"] = s.pixels_fused;
-    out["matched"] = s.matched;
-    out["updated"] = s.updated;
-    out["averaged"] = s.averaged;
-    out["added"] = s.added;
-    out["size"] = s.size;
-    return out;
+    return FuseStatsToDict(s);
 }
 
 py::dict Clean(map::SurfelMap& m, int time) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common.h"
+#include "results.h"
 #include "semslam/frame/Pyramid.h"
 #include "semslam/odometry/Odometry.h"
 #include "semslam/odometry/kernel/OdometryKernels.h"
@@ -18,14 +19,6 @@ namespace {
 using ByteArray = py::array_t<uint8_t, py::array::c_style>;
 using odometry::kLevels;
 
-DoubleArray ToNumpy(const core::Rigid3f& r) {
-    DoubleArray out({4, 4});
-    double* d = out.mutable_data();
-    for (int i = 0; i < 12; ++i) d[i] = r.m[i];
-    d[12] = d[13] = d[14] = 0.0;
-    d[15] = 1.0;
-    return out;
-}
 
 // --- stateless pyramid kernels --------------------------------------------------------------
 
@@ -158,18 +151,7 @@ public:
             py::gil_scoped_release release;
             r = odometry_->Track(init);
         }
-        py::dict out;
-        out["T_ref_cur"] = ToNumpy(r.T_ref_cur);
-        out["ok"] = r.ok;
-        out["reason"] = r.reason;
-        out["inliers"] = r.inliers;
-        out["inlier_fraction"] = r.inlier_fraction;
-        out["icp_rmse"] = r.icp_rmse;
-        out["rgb_count"] = r.rgb_count;
-        out["rgb_rmse"] = r.rgb_rmse;
-        out["iterations"] = std::vector<int>(r.iterations, r.iterations + kLevels);
-        out["condition"] = r.condition;
-        return out;
+        return TrackResultToDict(r);
     }
 
     py::tuple Linearise(int level, const py::array_t<double, py::array::c_style | py::array::forcecast>& T,

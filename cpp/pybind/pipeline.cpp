@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "results.h"
 #include "semslam/map/SurfelMap.h"
 #include "semslam/pipeline/FrameProcessor.h"
 
@@ -54,15 +55,6 @@ odometry::OdometryParams OdometryParamsFromDict(const py::dict& d) {
     return p;
 }
 
-DoubleArray RigidToNumpy(const core::Rigid3f& T) {
-    DoubleArray out({4, 4});
-    double* o = out.mutable_data();
-    for (int i = 0; i < 12; ++i) o[i] = T.m[i];
-    o[12] = o[13] = o[14] = 0.0;
-    o[15] = 1.0;
-    return out;
-}
-
 class PyFrameProcessor {
 public:
     PyFrameProcessor(const std::string& device, int width, int height, float fx, float fy, float cx, float cy,
@@ -108,18 +100,7 @@ public:
             py::gil_scoped_release release;
             r = processor_.Track(init);
         }
-        py::dict out;
-        out["T_ref_cur"] = RigidToNumpy(r.T_ref_cur);
-        out["ok"] = r.ok;
-        out["reason"] = r.reason;
-        out["inliers"] = r.inliers;
-        out["inlier_fraction"] = r.inlier_fraction;
-        out["icp_rmse"] = r.icp_rmse;
-        out["rgb_count"] = r.rgb_count;
-        out["rgb_rmse"] = r.rgb_rmse;
-        out["iterations"] = std::vector<int>(r.iterations, r.iterations + odometry::kLevels);
-        out["condition"] = r.condition;
-        return out;
+        return TrackResultToDict(r);
     }
 
     py::dict Fuse(map::SurfelMap& map, const DoubleArray& T_world_cam, int time) {
@@ -129,14 +110,7 @@ public:
             py::gil_scoped_release release;
             s = processor_.Fuse(map, T, time);
         }
-        py::dict out;
-        out["pixels_fused"] = s.pixels_fused;
-        out["matched"] = s.matched;
-        out["updated"] = s.updated;
-        out["averaged"] = s.averaged;
-        out["added"] = s.added;
-        out["size"] = s.size;
-        return out;
+        return FuseStatsToDict(s);
     }
 
 private:
