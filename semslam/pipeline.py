@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -62,7 +62,6 @@ class RunResult:
     wall_s: float
     peak_rss_mb: float
     stopped: str = ""  # '' when the run went through; else why it stopped early
-    failures: list[dict] = field(default_factory=list)
 
     @property
     def frames(self) -> int:
@@ -224,7 +223,3 @@ class SemanticSLAM:
                 f"frame {frame.index} (t={frame.timestamp:.6f}) has intrinsics {frame.intrinsics}, but the run "
                 f"started with {self.intrinsics}"
             )
-
-
-def status_dict(status: FrameStatus) -> dict:
-    return asdict(status)
