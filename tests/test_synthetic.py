@@ -320,9 +320,7 @@ def test_config_rejects_bad_values():
 
 
 def test_dataset_reader_matches_generator(sequences):
-    datasets = pytest.importorskip("semslam.datasets")
-    if not hasattr(datasets, "open"):
-        pytest.skip("semslam.datasets.open is not available")
+    from semslam import datasets
     folder = sequences["loop"]
     seq = datasets.open(folder)
     expected = SyntheticSequence(_config(trajectory="loop", seed=5, noise="kinect", frames=15))

@@ -135,8 +135,9 @@ void SurfelMap::EnsureWorkspace(int64_t pixels, int64_t fine_pixels) {
     }
 }
 
-int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buffer<int32_t>& positions) {
-    SEMSLAM_DISPATCH(device_, ChunkCounts, flags.data(), n, chunk_counts_.data());
+int64_t SurfelMap::ChunkCountsToOffsets() {
+    // chunk_counts_ holds one count per chunk; it becomes each chunk's exclusive offset (few chunks:
+    // summed on the host, in chunk order, so the result is deterministic)
     chunk_counts_.CopyToHost(chunk_host_.data());
     int64_t total = 0;
     for (int c = 0; c < kernel::kRankChunks; ++c) {
@@ -145,20 +146,19 @@ int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buf
         total += count;
     }
     chunk_counts_.CopyFromHost(chunk_host_.data());
+    return total;
+}
+
+int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buffer<int32_t>& positions) {
+    SEMSLAM_DISPATCH(device_, ChunkCounts, flags.data(), n, chunk_counts_.data());
+    const int64_t total = ChunkCountsToOffsets();
     SEMSLAM_DISPATCH(device_, ChunkRanks, flags.data(), n, chunk_counts_.data(), positions.data());
     return total;
 }
 
 int64_t SurfelMap::ExclusiveScan(const core::Buffer<int32_t>& counts, int64_t n, core::Buffer<int32_t>& offsets) {
     SEMSLAM_DISPATCH(device_, ChunkSums, counts.data(), n, chunk_counts_.data());
-    chunk_counts_.CopyToHost(chunk_host_.data());
-    int64_t total = 0;
-    for (int c = 0; c < kernel::kRankChunks; ++c) {
-        const int32_t count = chunk_host_[c];
-        chunk_host_[c] = static_cast<int32_t>(total);
-        total += count;
-    }
-    chunk_counts_.CopyFromHost(chunk_host_.data());
+    const int64_t total = ChunkCountsToOffsets();
     SEMSLAM_DISPATCH(device_, ChunkOffsets, counts.data(), n, chunk_counts_.data(), static_cast<int32_t>(total),
                      offsets.data());
     return total;

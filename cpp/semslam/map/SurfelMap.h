@@ -178,6 +178,8 @@ private:
     void EnsureWorkspace(int64_t pixels, int64_t fine_pixels);
     // Stable prefix sum over flags[0, n) == 1: positions[i] = rank or -1. Returns the total.
     int64_t Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buffer<int32_t>& positions);
+    // Turns chunk_counts_ into exclusive chunk offsets; returns the total.
+    int64_t ChunkCountsToOffsets();
     void CheckFrameSize(int width, int height) const;
     void ClearFineKeys();  // resets the slots the last fine render wrote to kEmptyKey
     // Exclusive prefix sum of counts[0, n) into offsets[0, n] (offsets[n] = total). Returns the total.
