@@ -71,9 +71,10 @@ __global__ void ReduceSumKernel(int64_t n, F f, double* partials) {
     }
 }
 
-template <int N, typename F>
-void ReduceSum(const Device& device, int64_t n, const F& f, double* out) {
-    static_assert(N * kReduceThreads * sizeof(double) <= 48 * 1024, "ReduceSum: N too large for shared memory");
+// Runs `kernel`<<<blocks, kReduceThreads>>>(n, f, partials) with one block partial of N doubles
+// per block, then sums the partials on the host in block order (deterministic for a given n).
+template <int N, typename Kernel, typename F>
+void LaunchAndSumPartials(const Device& device, int64_t n, Kernel kernel, const F& f, double* out) {
     for (int k = 0; k < N; ++k) out[k] = 0.0;
     if (n <= 0) return;
     const int64_t wanted = (n + kReduceThreads - 1) / kReduceThreads;
@@ -81,7 +82,7 @@ void ReduceSum(const Device& device, int64_t n, const F& f, double* out) {
     Buffer<double> partials(static_cast<size_t>(blocks) * N, device);
     {
         cuda::ScopedDevice scope(device.id());
-        ReduceSumKernel<N><<<blocks, kReduceThreads>>>(n, f, partials.data());
+        kernel<<<blocks, kReduceThreads>>>(n, f, partials.data());
         SEMSLAM_CUDA_CHECK(cudaGetLastError());
     }
     std::vector<double> host(partials.size());
@@ -89,6 +90,12 @@ void ReduceSum(const Device& device, int64_t n, const F& f, double* out) {
     for (int b = 0; b < blocks; ++b) {
         for (int k = 0; k < N; ++k) out[k] += host[static_cast<size_t>(b) * N + k];
     }
+}
+
+template <int N, typename F>
+void ReduceSum(const Device& device, int64_t n, const F& f, double* out) {
+    static_assert(N * kReduceThreads * sizeof(double) <= 48 * 1024, "ReduceSum: N too large for shared memory");
+    LaunchAndSumPartials<N>(device, n, ReduceSumKernel<N, F>, f, out);
 }
 
 // One warp's values summed onto lane 0 (a fixed tree: deterministic).
@@ -120,21 +127,7 @@ __global__ void ReduceAccumulateKernel(int64_t n, F f, double* partials) {
 
 template <int N, typename F>
 void ReduceAccumulate(const Device& device, int64_t n, const F& f, double* out) {
-    for (int k = 0; k < N; ++k) out[k] = 0.0;
-    if (n <= 0) return;
-    const int64_t wanted = (n + kReduceThreads - 1) / kReduceThreads;
-    const int blocks = static_cast<int>(wanted < kReduceBlocks ? wanted : kReduceBlocks);
-    Buffer<double> partials(static_cast<size_t>(blocks) * N, device);
-    {
-        cuda::ScopedDevice scope(device.id());
-        ReduceAccumulateKernel<N><<<blocks, kReduceThreads>>>(n, f, partials.data());
-        SEMSLAM_CUDA_CHECK(cudaGetLastError());
-    }
-    std::vector<double> host(partials.size());
-    partials.CopyToHost(host.data());
-    for (int b = 0; b < blocks; ++b) {
-        for (int k = 0; k < N; ++k) out[k] += host[static_cast<size_t>(b) * N + k];
-    }
+    LaunchAndSumPartials<N>(device, n, ReduceAccumulateKernel<N, F>, f, out);
 }
 
 
