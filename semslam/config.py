@@ -279,6 +279,48 @@ class MapConfig(_Section):
     )
 
 
+class SemanticsConfig(_Section):
+    """Semantic label fusion (SemanticFusion, McCormac et al. ICRA 2017): a segmenter's per-pixel
+    class probabilities fused into the surfels they observe by recursive Bayesian updates, then
+    regularised by a dense CRF over the map. Defaults follow SemanticFusion's main.cpp."""
+
+    segmenter: str = Field(
+        "none", description="onnx:PATH | torch:PATH | oracle[:key=value,...] | none (no labels in the map)"
+    )
+    labels: str = Field("nyu40", description="label set of the map: nyu40, nyu13, ade20k, voc, coco")
+    segmenter_device: str | None = Field(
+        None, description="cpu or cuda[:N] for the network; None: the run's device"
+    )
+    input_size: tuple[int, int] | None = Field(
+        None, description="(width, height) the network sees; None: the model sidecar's rule at frame size"
+    )
+    segment_every: int = Field(
+        10, ge=1, description="frames; segment every k-th frame (SemanticFusion's cnn_skip_frames 10; 1: every frame)"
+    )
+    queue_size: int = Field(
+        2, ge=1, description="frames waiting for the segmentation worker; a full queue skips the frame (counted)"
+    )
+    probability_floor: float = Field(
+        1e-4, ge=0, lt=1, description="no class probability of a surfel falls below this after an update"
+    )
+    probability_dtype: Literal["float32", "float16"] = Field(
+        "float32", description="storage of the per-surfel class-probability table"
+    )
+    crf_every: int = Field(
+        500, ge=0, description="frames; run the map CRF every N frames (SemanticFusion's crf_skip_frames 500; 0: never)"
+    )
+    crf_at_end: bool = Field(True, description="run the map CRF once more after the last frame")
+    crf_iterations: int = Field(10, ge=1, description="mean-field iterations per CRF run (SemanticFusion: 10)")
+    crf_sigma_position: float = Field(0.05, gt=0, description="m; Gaussian sigma of surfel distance (both kernels)")
+    crf_sigma_colour: float = Field(20.0, gt=0, description="RGB levels 0-255; sigma of the appearance kernel")
+    crf_sigma_normal: float = Field(0.1, gt=0, description="sigma of the normal difference in the smoothness kernel")
+    crf_appearance_weight: float = Field(10.0, ge=0, description="weight of the position+colour kernel")
+    crf_smoothness_weight: float = Field(3.0, ge=0, description="weight of the position+normal kernel")
+    crf_neighbour_radius: float = Field(
+        0.15, gt=0, description="m; neighbours within this distance (3 sigma_position) exchange messages"
+    )
+
+
 class Config(_Section):
     """Everything a semslam run is configured with."""
 
@@ -290,6 +332,7 @@ class Config(_Section):
     synth: SynthConfig = SynthConfig()
     demo: DemoConfig = DemoConfig()
     eval: EvalConfig = EvalConfig()
+    semantics: SemanticsConfig = SemanticsConfig()
 
 
 def _merge(base: dict, override: dict) -> dict:
