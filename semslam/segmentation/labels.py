@@ -105,3 +105,140 @@ def get_label_set(name: str) -> LabelSet:
         return LABEL_SETS[name]
     except KeyError:
         raise KeyError(f"unknown label set {name!r}; known: {', '.join(sorted(LABEL_SETS))}") from None
+
+
+def _distinct_colours(n: int, seed: int) -> np.ndarray:
+    """n RGB colours, id 0 black, the rest spread around the hue circle by the golden ratio with
+    alternating saturation/value so that neighbouring ids differ. Deterministic in `seed`."""
+    import colorsys
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 3), dtype=np.uint8)
+    hue = float(rng.uniform())
+    for i in range(1, n):
+        hue = (hue + 0.618033988749895) % 1.0
+        sat = (0.55, 0.85, 0.7)[i % 3]
+        val = (0.95, 0.75, 0.6)[(i // 3) % 3]
+        out[i] = np.round(np.array(colorsys.hsv_to_rgb(hue, sat, val)) * 255)
+    return out
+
+
+# NYU Depth v2's 13-class set as SemanticFusion (McCormac et al. 2017) evaluates it, the 13
+# classes of Couprie et al. / Eigen & Fergus: id 0 = unannotated, 1..13 in alphabetical order.
+_NYU13_NAMES = (
+    "unannotated", "bed", "books", "ceiling", "chair", "floor", "furniture", "objects", "painting",
+    "sofa", "table", "tv", "wall", "window",
+)  # fmt: skip
+# Each NYU13 class takes the NYU40 colour of its most typical NYU40 member, so the two sets'
+# label images look alike (furniture = cabinet, objects = otherprop, painting = picture).
+_NYU13_COLOUR_FROM_NYU40 = (
+    "unannotated", "bed", "books", "ceiling", "chair", "floor", "cabinet", "otherprop", "picture",
+    "sofa", "table", "television", "wall", "window",
+)  # fmt: skip
+NYU13 = LabelSet(
+    "nyu13", _NYU13_NAMES, np.array([_NYU40_COLOURS[_NYU40_NAMES.index(n)] for n in _NYU13_COLOUR_FROM_NYU40], np.uint8)
+)
+"""NYU Depth v2's 13 classes (SemanticFusion's evaluation set), ids 0..13, 0 = unannotated."""
+
+# ADE20K SceneParsing's 150 classes (objectInfo150) in the model's order, id 0 = "others"
+# (pixels of no listed class). Each name is the first name ADE20K gives the class; the model
+# sidecar lists only its first word ("chest" for "chest of drawers", "screen" for both the screen
+# door (58+1) and the projection screen (130+1)), which a sidecar may do: see `matches_names`.
+_ADE20K_NAMES = (
+    "others",
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass",
+    "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair",
+    "car", "water", "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field",
+    "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion",
+    "base", "box", "column", "signboard", "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace",
+    "refrigerator", "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway",
+    "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill", "bench",
+    "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel",
+    "bus", "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver",
+    "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman", "bottle", "buffet",
+    "poster", "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything", "swimming pool",
+    "stool", "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball",
+    "food", "step", "tank", "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher",
+    "screen", "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan",
+    "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator", "glass", "clock", "flag",
+)  # fmt: skip
+ADE20K = LabelSet("ade20k", _ADE20K_NAMES, _distinct_colours(len(_ADE20K_NAMES), seed=150))
+"""ADE20K SceneParsing (Zhou et al. 2017), 150 classes + id 0 = others, in the order of the
+DeepLabV3 ADE20K model's output channels."""
+
+
+def _voc_palette(n: int) -> np.ndarray:
+    """PASCAL VOC's colour map: the bits of the class id spread over the high bits of R, G, B."""
+    out = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out[i] = (r, g, b)
+    return out
+
+
+_VOC_NAMES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)  # fmt: skip
+VOC = LabelSet("voc", _VOC_NAMES, _voc_palette(len(_VOC_NAMES)))
+"""PASCAL VOC 2012's 20 classes + id 0 = background, with VOC's own palette."""
+
+# COCO's 80 detection classes in the order detectors (Ultralytics YOLOv8) number them 0..79; in
+# this label set they are ids 1..80 and id 0 is "background" (no detection), so id = index + 1.
+_COCO_NAMES = (
+    "background",
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
+    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
+    "scissors", "teddy bear", "hair drier", "toothbrush",
+)  # fmt: skip
+COCO = LabelSet("coco", _COCO_NAMES, _distinct_colours(len(_COCO_NAMES), seed=80))
+"""COCO's 80 thing classes as ids 1..80 (detector index + 1) and id 0 = background."""
+
+LABEL_SETS.update({s.name: s for s in (NYU13, ADE20K, VOC, COCO)})
+
+
+_SPELLINGS = {"refrigerator": "refridgerator"}
+
+
+def matches_names(label_set: LabelSet, names: list[str] | tuple[str, ...]) -> bool:
+    """Whether a model's label list (from its sidecar) names the classes of `label_set` in order.
+
+    A listed name matches when it equals ours or is its first word(s) ("chest" for "chest of
+    drawers"), compared case-insensitively with "_" read as " "; NYU40's own spelling
+    "refridgerator" also answers to "refrigerator".
+    """
+    if len(names) != len(label_set):
+        return False
+    for given, ours in zip(names, label_set.names):
+        given = str(given).strip().lower().replace("_", " ")
+        ours = ours.lower()
+        if not any(g == ours or ours.startswith(g + " ") for g in {given, _SPELLINGS.get(given, given)}):
+            return False
+    return True
+
+
+def label_set_for_names(names: list[str] | tuple[str, ...], fallback_name: str) -> LabelSet:
+    """The known label set whose classes `names` lists; otherwise a new set called
+    `fallback_name` with those names (made unique by suffixing duplicates) and generated colours."""
+    for label_set in LABEL_SETS.values():
+        if matches_names(label_set, names):
+            return label_set
+    unique: list[str] = []
+    for name in names:
+        name, base, k = str(name), str(name), 2
+        while name in unique:
+            name, k = f"{base} ({k})", k + 1
+        unique.append(name)
+    return LabelSet(fallback_name, tuple(unique), _distinct_colours(len(unique), seed=len(unique)))
