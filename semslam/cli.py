@@ -109,15 +109,16 @@ def info(
         _print_info(description)
 
 
-def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False) -> dict:
+def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=None) -> dict:
     """Map `seq` with SemanticSLAM, showing progress; write every output into `out` — also when
-    the run stops early (Ctrl-C, bad input), before the error propagates."""
+    the run stops early (Ctrl-C, bad input), before the error propagates. With a segmenter (given
+    or named by cfg.semantics), the pending segmentations are fused at the end."""
     from tqdm import tqdm
 
     from .io.run_files import write_run
     from .pipeline import SemanticSLAM
 
-    slam = SemanticSLAM(cfg)
+    slam = SemanticSLAM(cfg, segmenter=segmenter)
     dataset = {"path": str(Path(seq.path).resolve()), "format": seq.format, "name": seq.name,
                "frames": len(seq), "start": cfg.dataset.start, "stride": cfg.dataset.stride,
                "limit": cfg.dataset.limit}
@@ -134,6 +135,9 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False) -> dict:
             bar.update(1)
             bar.set_postfix(surfels=slam.statuses[-1].surfels,
                             failures=sum(not s.tracked for s in slam.statuses), refresh=False)
+        stopped = "stopped while fusing the last segmentations"
+        slam.finish()
+        stopped = ""
     except KeyboardInterrupt:
         stopped = f"interrupted (Ctrl-C): {stopped}"
         raise
@@ -142,6 +146,7 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False) -> dict:
         raise
     finally:
         bar.close()
+        slam.close()
         summary = write_run(out, slam, dataset, stopped=stopped)
         if stopped:
             typer.echo(f"semslam: {stopped}; the map and trajectory of {summary['frames']} frames are in {out}",
@@ -160,7 +165,21 @@ def _print_summary(summary: dict, out: Path) -> None:
     typer.echo(f"per-stage mean ms: {stages}")
     for failure in summary["failed_frames"][:10]:
         typer.echo(f"  tracking failed at frame {failure['index']} (t={failure['timestamp']:.6f}): {failure['reason']}")
-    typer.echo(f"wrote trajectory.txt, map.ply, summary.json to {out}")
+    sem = summary.get("semantics")
+    if sem:
+        typer.echo(
+            f"labels: {sem['segmenter']} ({sem['label_set']}), {sem['frames_segmented']} frames segmented, "
+            f"{sem['frames_skipped_queue_full']} skipped (queue full), {sem['frames_dropped_by_segmenter']} dropped "
+            f"by the segmenter; segment {sem['segment_ms_mean']:.0f} ms, queue wait {sem['queue_wait_ms_mean']:.0f} ms, "
+            f"label update {sem['label_update_ms_mean']:.1f} ms ({sem['label_update_ms_per_frame']:.2f} ms/frame), "
+            f"{sem['crf_runs']} CRF runs"
+        )
+    typer.echo(f"wrote trajectory.txt, map.ply, map.npz, summary.json{', segmentation/' if sem else ''} to {out}")
+
+
+# The demo's labels come from the oracle segmenter (ground truth with moderate noise: per-frame
+# mIoU about 0.6) unless a config names another segmenter or --model gives a network.
+DEMO_SEGMENTER = "oracle:moderate"
 
 
 @app.command()
@@ -168,9 +187,13 @@ def demo(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Keep the sequence and the run's files here (default: a temporary folder)."),
     frames: Optional[int] = typer.Option(None, help="Frames to generate [config: demo.frames]."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
+    model: Optional[Path] = typer.Option(
+        None, "--model", help="Segment with this network (.onnx with its JSON sidecar, or a torch .pth) instead "
+        "of the oracle."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Generate a synthetic room with exact ground truth, map it, and print the trajectory error."""
+    """Generate a synthetic room with exact ground truth, map and label it (an oracle segmenter with
+    moderate noise, or --model), and print the trajectory error and per-frame vs fused mIoU."""
     from . import datasets
     from .datasets.synthetic import generate
     from .device import check_device
@@ -180,6 +203,10 @@ def demo(
     if device is not None:
         cfg.device = device
     check_device(cfg.device)
+    if model is not None:
+        cfg.semantics.segmenter = f"{'torch' if model.suffix in ('.pth', '.pt') else 'onnx'}:{model}"
+    elif cfg.semantics.segmenter == "none":
+        cfg.semantics.segmenter = DEMO_SEGMENTER
     synth_cfg = cfg.synth.model_copy(update=dict(frames=cfg.demo.frames, seed=cfg.demo.seed,
                                                  trajectory=cfg.demo.trajectory, noise=cfg.demo.noise))
     workdir = out if out is not None else Path(tempfile.mkdtemp(prefix="semslam-demo-"))
@@ -193,6 +220,12 @@ def demo(
         summary = _run_sequence(seq, cfg, run_dir)
         _print_summary(summary, run_dir)
         typer.echo(format_table(evaluate_run(run_dir, config=cfg.eval)))
+        result = _semantic_eval(run_dir, seq, cfg.device, required=True)
+        fused = result["map"]["miou"]
+        before = result.get("map_before_crf", result["map"])["miou"]
+        typer.echo(f"mIoU: per-frame {result['per_frame']['miou']:.3f} -> fused {before:.3f} -> fused + CRF "
+                   f"{fused:.3f} ({100 * (fused - result['per_frame']['miou']):+.1f} points; "
+                   f"{'oracle, labelled as such' if model is None else model.name})")
     finally:
         if out is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -206,12 +239,19 @@ def run(
     stride: Optional[int] = typer.Option(None, help="Use every n-th frame [dataset.stride]."),
     limit: Optional[int] = typer.Option(None, help="At most this many frames [dataset.limit]."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
+    segmenter: Optional[str] = typer.Option(
+        None, "--segmenter", help="onnx:PATH | torch:PATH | oracle[:key=value,...] | none [semantics.segmenter]."),
+    labels: Optional[str] = typer.Option(
+        None, "--labels", help="Label set of the map: nyu40 | nyu13 | ade20k | voc | coco [semantics.labels]."),
+    segment_every: Optional[int] = typer.Option(
+        None, "--segment-every", help="Segment every k-th frame [semantics.segment_every]."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Track the camera and build the surfel map of a recorded sequence."""
+    """Track the camera and build the surfel map of a recorded sequence; with --segmenter, label it."""
     from . import datasets
 
-    cfg = _config(config, {"dataset": dict(start=start, stride=stride, limit=limit)})
+    cfg = _config(config, {"dataset": dict(start=start, stride=stride, limit=limit),
+                           "semantics": dict(segmenter=segmenter, labels=labels, segment_every=segment_every)})
     if device is not None:
         cfg.device = device
     seq = datasets.open(path, cfg.dataset)
@@ -223,15 +263,89 @@ def run(
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A folder written by `semslam run ... --out DIR`."),
     gt: Optional[Path] = typer.Option(None, "--gt", help="Ground truth in TUM format (default: the run's dataset's)."),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="The sequence with ground-truth labels (default: the run's dataset)."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] to render the map on [config: device]."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """ATE and RPE of a run's trajectory against ground truth (evo, SE(3) alignment); saves eval.json."""
+    """ATE and RPE of a run's trajectory against ground truth (evo, SE(3) alignment); saves eval.json.
+    For a labelled map and a sequence with label images, also per-frame segmentation vs the map
+    reprojected into the frames, and per-surfel accuracy (synthetic): semantic_eval.json and .png."""
+    from . import datasets
     from .eval import evaluate_run, format_table
 
     cfg = _config(config, {})
     result = evaluate_run(run_dir, gt_path=gt, config=cfg.eval)
     typer.echo(format_table(result))
     typer.echo(f"saved {run_dir / 'eval.json'}")
+    seq = datasets.open(dataset, cfg.dataset) if dataset is not None else None
+    _semantic_eval(run_dir, seq, device or cfg.device, required=dataset is not None)
+
+
+def _semantic_eval(run_dir: Path, seq, device: str, required: bool) -> dict | None:
+    """Run the semantic evaluation when the run's map has classes and the sequence has labels;
+    otherwise say why not (an error when `required`)."""
+    from .eval.semantic import SEMANTIC_EVAL_FILE, SEMANTIC_FIGURE_FILE, evaluate_semantic_run, format_semantic_table
+    from .io.map_state import MAP_STATE_FILE, load_map_state
+
+    why = ""
+    if not (run_dir / MAP_STATE_FILE).is_file():
+        why = f"no {MAP_STATE_FILE} in {run_dir}"
+    elif load_map_state(run_dir).label_set is None:
+        why = "the map has no labels (the run had no segmenter)"
+    elif seq is not None and not seq.has_labels:
+        why = f"{seq.path} has no ground-truth label images"
+    if why:
+        if required:
+            raise SemslamError(f"no semantic evaluation: {why}")
+        typer.echo(f"no semantic evaluation: {why}")
+        return None
+    try:
+        result = evaluate_semantic_run(run_dir, seq, device=device,
+                                       progress=_progress_bar(0, "semantic eval"))
+    except SemslamError as exc:
+        if required:
+            raise
+        typer.echo(f"no semantic evaluation: {exc}")
+        return None
+    typer.echo(format_semantic_table(result))
+    typer.echo(f"saved {run_dir / SEMANTIC_EVAL_FILE}, {run_dir / SEMANTIC_FIGURE_FILE}")
+    return result
+
+
+@app.command()
+def render(
+    run_dir: Path = typer.Argument(..., help="A folder written by `semslam run ... --segmenter ...`."),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="The run's sequence: its colour images are blended into the colour-coded PNGs "
+        "(default: the run's dataset when it is still there)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for labels/<t>.png (uint16) and colour/<t>.png."),
+    every: int = typer.Option(1, "--every", min=1, help="Render every n-th pose of the trajectory."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Label images of the run's map reprojected into the poses of its trajectory (from map.npz)."""
+    from . import datasets
+    from .io.atomic import write_json_atomic
+    from .semantics.render import render_run
+
+    cfg = _config(config, {})
+    if dataset is None:
+        try:
+            recorded = Path(json.loads((run_dir / "summary.json").read_text())["dataset"]["path"])
+            dataset = recorded if recorded.is_dir() else None
+        except (FileNotFoundError, KeyError, json.JSONDecodeError):
+            dataset = None
+    seq = datasets.open(dataset, cfg.dataset) if dataset is not None else None
+    try:
+        result = render_run(run_dir, out, seq, device=device or cfg.device,
+                            every=every, progress=_progress_bar(0, "render"))
+    except ValueError as exc:
+        raise SemslamError(str(exc)) from None
+    write_json_atomic(out / "render.json", result)
+    top = ", ".join(f"{name} {100 * n / max(1, sum(result['classes_seen'].values())):.0f}%"
+                    for name, n in list(result["classes_seen"].items())[:8])
+    typer.echo(f"rendered {result['frames']} label images ({result['label_set']}) into {out}; classes seen: {top}")
 
 
 @app.command("config")

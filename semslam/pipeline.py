@@ -4,12 +4,15 @@
     predict the map at the last pose (filled in where sparse)       core
     track against it (ICP + RGB, coarse-to-fine)                    core  -> T_world_cam
     fuse into the surfel map; new surfels; remove unstable ones     core
+    label fusion: apply finished segmentations, submit this frame   python + core (semantics/)
 
 The frame's images stay on the device between these steps (the core's FrameProcessor); only the
 images go up and poses and small results come back.
 
-Semantic label fusion and objects join this loop in later issues. One `SemanticSLAM` holds one
-map and one camera; frames must keep the size of the first.
+With a segmenter (config.semantics.segmenter, or one passed in), the map carries a class
+probability per surfel and label set class; segmentation runs on a worker thread and never stalls
+tracking (semslam.semantics.LabelFusion). Objects join this loop in a later issue. One
+`SemanticSLAM` holds one map and one camera; frames must keep the size of the first.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .datasets.frame import Frame, Intrinsics
 from .device import check_device, core
 from .errors import SemslamError
 from .mapping.surfel_map import SurfelMap
+from .semantics import LabelFusion, segmenter_from_config
 from .timing import StageTimers
 
 
@@ -62,6 +66,7 @@ class RunResult:
     wall_s: float
     peak_rss_mb: float
     stopped: str = ""  # '' when the run went through; else why it stopped early
+    semantics: dict | None = None  # LabelFusion.summary() when a segmenter ran
 
     @property
     def frames(self) -> int:
@@ -84,6 +89,7 @@ class RunResult:
             "peak_rss_mb": self.peak_rss_mb,
             "invalid_depth_values": sum(s.invalid_depth_values for s in self.statuses),
             "stopped": self.stopped,
+            **({"semantics": self.semantics} if self.semantics is not None else {}),
         }
 
 
@@ -101,10 +107,15 @@ class SemanticSLAM:
     >>> slam.result().summary()
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, segmenter=None) -> None:
         self.config = config or Config()
         self.device = check_device(self.config.device)
         self.timers = StageTimers()
+        # semantics: a segmenter given here, or the one config.semantics.segmenter names ("none": no labels)
+        if segmenter is None and self.config.semantics.segmenter != "none":
+            segmenter = segmenter_from_config(self.config.semantics, self.device)
+        self.label_fusion = LabelFusion(self.config.semantics, segmenter, self.timers) if segmenter else None
+        self.label_set = self.label_fusion.label_set if self.label_fusion else None
         self.intrinsics: Intrinsics | None = None
         self.map: SurfelMap | None = None
         self._frames = None  # the core's FrameProcessor: this camera's images on the device
@@ -153,6 +164,8 @@ class SemanticSLAM:
                 self.map.clean(self._time)
             status.fused = True
             self._T_world_cam = T_world_cam
+        if self.label_fusion is not None:  # the map is ours again: fuse finished labels, submit this frame
+            self.label_fusion.step(self.map, frame, T_world_cam, self._time, status.tracked, self.intrinsics)
         status.surfels = self.map.size
         self._time += 1
         self._timestamps.append(frame.timestamp)
@@ -170,11 +183,27 @@ class SemanticSLAM:
         """Process every frame; `progress(status)` after each. Ctrl-C or an error stops the loop:
         the result so far is kept (`result()`), and the exception propagates to the caller,
         which decides what to write (the CLI writes every output, then exits non-zero)."""
-        for frame in frames:
-            self.process(frame)
-            if progress is not None:
-                progress(self.statuses[-1])
+        try:
+            for frame in frames:
+                self.process(frame)
+                if progress is not None:
+                    progress(self.statuses[-1])
+            self.finish()
+        finally:
+            self.close()
         return self.result()
+
+    def finish(self) -> None:
+        """End of the sequence: wait for pending segmentations, fuse them, run the final CRF."""
+        if self.label_fusion is not None and self.map is not None:
+            t0 = time.perf_counter()
+            self.label_fusion.finish(self.map, self.intrinsics)
+            self._wall_s += time.perf_counter() - t0
+
+    def close(self) -> None:
+        """Stop the segmentation worker without waiting (after Ctrl-C or an error); idempotent."""
+        if self.label_fusion is not None:
+            self.label_fusion.close()
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -197,7 +226,14 @@ class SemanticSLAM:
             wall_s=self._wall_s,
             peak_rss_mb=peak_rss_mb(),
             stopped=stopped,
+            semantics=self.label_fusion.summary() if self.label_fusion is not None else None,
         )
+
+    def _new_map(self) -> SurfelMap:
+        if self.label_fusion is None:
+            return SurfelMap(self.config.map, self.device)
+        return SurfelMap(self.config.map, self.device, num_classes=len(self.label_set),
+                         probability_dtype=self.config.semantics.probability_dtype)
 
     # -- checks -----------------------------------------------------------------------------
     def _check_frame(self, frame: Frame) -> None:
@@ -211,7 +247,7 @@ class SemanticSLAM:
                 tracking=tracking.model_dump(exclude={"fill_in_min_density"}),
                 fill_in_min_density=tracking.fill_in_min_density,
             )
-            self.map = SurfelMap(self.config.map, self.device)
+            self.map = self._new_map()
             return
         if (frame.width, frame.height) != (self.intrinsics.width, self.intrinsics.height):
             raise FrameSizeError(

@@ -52,7 +52,7 @@ def test_run_writes_trajectory_map_and_summary(make_synthetic, tmp_path):
     seq = datasets.open(make_synthetic(frames=40, noise="none", width=640, height=480))
     out = tmp_path / "run"
     summary = _run_sequence(seq, Config(), out, quiet=True)
-    assert sorted(p.name for p in out.iterdir()) == ["map.ply", "summary.json", "trajectory.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["map.npz", "map.ply", "summary.json", "trajectory.txt"]
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["frames"] == 40 and on_disk["tracking_failures"] == 0 and on_disk["stopped"] == ""
     for stage in ("read", "preprocess", "predict", "track", "fuse", "clean", "frame"):

@@ -63,6 +63,35 @@ def surfel_vertex_array(
     return out
 
 
+LABEL_SET_COMMENT = "label_set"  # "label_set nyu40 41": the label set's name and number of classes
+CLASS_COMMENT = "class"  # "class 1 wall": one per class id
+
+
+def label_set_comments(label_set) -> list[str]:
+    """Header comments naming a LabelSet and its classes: "label_set NAME COUNT", then one
+    "class ID NAME" per class (names keep their spaces; the id comes first)."""
+    return [f"{LABEL_SET_COMMENT} {label_set.name} {len(label_set)}"] + [
+        f"{CLASS_COMMENT} {i} {name}" for i, name in enumerate(label_set.names)
+    ]
+
+
+def parse_label_set_comments(comments: list[str]) -> tuple[str, list[str]] | None:
+    """(label set name, class names by id) from header comments `label_set_comments` wrote, or
+    None when there are none. ValueError when the class list is incomplete."""
+    head = [c.split() for c in comments if c.startswith(LABEL_SET_COMMENT + " ")]
+    if not head:
+        return None
+    name, count = head[0][1], int(head[0][2])
+    names: dict[int, str] = {}
+    for comment in comments:
+        if comment.startswith(CLASS_COMMENT + " "):
+            _, class_id, class_name = comment.split(" ", 2)
+            names[int(class_id)] = class_name
+    if sorted(names) != list(range(count)):
+        raise ValueError(f"label set {name!r}: header names {len(names)} of its {count} classes")
+    return name, [names[i] for i in range(count)]
+
+
 def write_ply(path: str | Path, vertices: np.ndarray, comments: list[str] | None = None) -> None:
     """Write a structured vertex array as binary little-endian PLY, atomically."""
     header = ["ply", "format binary_little_endian 1.0"]

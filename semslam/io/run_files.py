@@ -1,7 +1,11 @@
 """The files a run writes into its output folder, each atomically (see DESIGN.md):
 
     trajectory.txt   TUM format, camera-to-world, one line per frame processed
-    map.ply          binary PLY of the stable surfels
+    map.ply          binary PLY of the stable surfels (with label, label_confidence and the label
+                     set in the header when the map has classes)
+    map.npz          the full map state: every surfel and field, trajectory, label set, config
+    segmentation/    per-frame labels of the segmentations fused into the map (uint16 PNG, named
+                     by timestamp), when a segmenter ran
     summary.json     frames, failures, frames/s, per-stage ms, surfels, memory, dataset, config
 """
 
@@ -15,25 +19,57 @@ import numpy as np
 from .. import __version__
 from ..device import build_info
 from .atomic import write_json_atomic
-from .ply import surfel_vertex_array, write_ply
+from .map_state import MAP_STATE_FILE, save_map_state
+from .ply import label_set_comments, surfel_vertex_array, write_ply
 from .trajectory import write_tum_trajectory
 
 TRAJECTORY_FILE = "trajectory.txt"
 MAP_FILE = "map.ply"
 SUMMARY_FILE = "summary.json"
+SEGMENTATION_DIR = "segmentation"
 
 
-def write_map_ply(path: Path, surfels: dict[str, np.ndarray], comments: list[str]) -> int:
-    """Stable surfels as binary PLY; returns the number written."""
+def surfel_labels(surfels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(label uint16, label_confidence float32) per surfel, or None when the map has no classes."""
+    probs = surfels.get("class_probs")
+    if probs is None or probs.ndim != 2 or probs.shape[1] == 0:
+        return None
+    if "labels" in surfels and "label_confidences" in surfels:
+        return surfels["labels"].astype(np.uint16), surfels["label_confidences"].astype(np.float32)
+    return probs.argmax(axis=1).astype(np.uint16), probs.max(axis=1).astype(np.float32)
+
+
+def write_map_ply(path: Path, surfels: dict[str, np.ndarray], comments: list[str], label_set=None) -> int:
+    """Stable surfels as binary PLY; returns the number written. With classes in the map and a
+    label set, each vertex carries label and label_confidence, and the header names the classes."""
+    labels = surfel_labels(surfels) if label_set is not None else None
     vertices = surfel_vertex_array(
         positions=surfels["positions"],
         normals=surfels["normals"],
         colours=surfels["colours"],
         radius=surfels["radii"],
         confidence=surfels["confidences"],
+        labels=None if labels is None else labels[0],
+        label_confidence=None if labels is None else labels[1],
     )
+    if labels is not None:
+        comments = list(comments) + label_set_comments(label_set)
     write_ply(path, vertices, comments=comments)
     return len(vertices)
+
+
+def write_segmentations(out_dir: Path, segmented) -> int:
+    """The per-frame label images of the applied segmentations (SegmentedFrame records) as
+    segmentation/<timestamp>.png; returns how many. Files already there are not written again."""
+    from .atomic import atomic_open
+
+    folder = out_dir / SEGMENTATION_DIR
+    for record in segmented:
+        path = folder / f"{record.timestamp:.6f}.png"
+        if not path.exists():
+            with atomic_open(path, "wb") as handle:
+                handle.write(record.labels_png)
+    return len(segmented)
 
 
 def write_run(out_dir: Path, slam, dataset: dict | None = None, stopped: str = "") -> dict:
@@ -46,6 +82,7 @@ def write_run(out_dir: Path, slam, dataset: dict | None = None, stopped: str = "
     result = slam.result(stopped=stopped)
     write_tum_trajectory(out_dir / TRAJECTORY_FILE, result.timestamps, result.poses)
     written = 0
+    label_set = getattr(slam, "label_set", None)
     if slam.map is not None:
         surfels = slam.map.surfels(stable_only=True)
         written = write_map_ply(
@@ -53,7 +90,14 @@ def write_run(out_dir: Path, slam, dataset: dict | None = None, stopped: str = "
             surfels,
             comments=[f"semslam {__version__}", "stable surfels of a semslam run",
                       f"frames {result.frames}", "frame world = camera of the first frame"],
+            label_set=label_set,
         )
+        save_map_state(out_dir / MAP_STATE_FILE, slam.map.surfels(), config=slam.config, label_set=label_set,
+                       timestamps=result.timestamps, T_world_cam=result.poses, intrinsics=slam.intrinsics,
+                       time=result.frames, extra={"stopped": stopped})
+    segmented = getattr(slam, "label_fusion", None)
+    if segmented is not None:
+        write_segmentations(out_dir, segmented.segmented)
     summary = {
         "semslam": __version__,
         **result.summary(),

@@ -1,0 +1,217 @@
+"""Label fusion in the SLAM loop (SemanticFusion, McCormac et al. ICRA 2017; MaskFusion's scheduling).
+
+Per frame, after the frame is fused into the map (`LabelFusion.step`):
+
+    apply the segmentations that finished, oldest first, each with the pose of the frame it was
+        computed on: map.update_labels(probs, T_world_cam_k, intrinsics, time_k)      core
+    submit this frame when it is the k-th (segment_every) and was tracked; a full queue skips it
+    every crf_every frames: the dense CRF over the map's surfels                       core
+
+At the end of a run (`finish`) the pending segmentations are waited for and applied, and the CRF
+runs once more (crf_at_end). The map is touched only from the thread that calls these methods:
+the worker thread only segments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import SemanticsConfig
+from ..errors import SemslamError
+from ..segmentation.base import Segmentation, SegmentationError
+from ..segmentation.labels import LabelSet
+from ..timing import StageTimers
+from .scheduler import SegmentationJob, SegmentationResult, SegmentationWorker
+
+if TYPE_CHECKING:
+    from ..datasets.frame import Frame, Intrinsics
+    from ..mapping.surfel_map import SurfelMap
+
+
+def crf_parameters(config: SemanticsConfig) -> dict:
+    """The map CRF's keyword arguments: SemanticsConfig's crf_* fields without the prefix
+    (except crf_every and crf_at_end, which schedule it)."""
+    return {
+        name[len("crf_"):]: value
+        for name, value in config.model_dump().items()
+        if name.startswith("crf_") and name not in ("crf_every", "crf_at_end")
+    }
+
+
+class SegmentedFrame:
+    """What the run keeps of one applied segmentation: frame index, time, timestamp, and its
+    per-pixel argmax labels as PNG bytes (uint16; encoded in the worker thread), so `semslam eval`
+    can score the per-frame segmentation without running the network again."""
+
+    __slots__ = ("index", "time", "timestamp", "labels_png")
+
+    def __init__(self, index: int, time: int, timestamp: float, labels_png: bytes) -> None:
+        self.index, self.time, self.timestamp, self.labels_png = index, time, timestamp, labels_png
+
+    def labels(self) -> np.ndarray:
+        import cv2
+
+        return cv2.imdecode(np.frombuffer(self.labels_png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+class LabelFusion:
+    """Schedules a segmenter asynchronously and fuses its results into a SurfelMap.
+
+    >>> fusion = LabelFusion(config.semantics, segmenter, timers)
+    >>> fusion.step(surfel_map, frame, T_world_cam, time, tracked, intrinsics)  # each frame
+    >>> fusion.finish(surfel_map, intrinsics)                                  # end of the run
+    >>> fusion.summary()
+    """
+
+    def __init__(self, config: SemanticsConfig, segmenter, timers: StageTimers | None = None) -> None:
+        self.config = config
+        self.segmenter = segmenter
+        self.label_set: LabelSet = segmenter.label_set
+        self.timers = timers or StageTimers()
+        self.segmented: list[SegmentedFrame] = []
+        self._worker = SegmentationWorker(self._segment, config.queue_size)
+        self._frames = 0
+        self._not_tracked = 0
+        self._dropped = 0
+        self._applied = 0
+        self._wait_ms: list[float] = []
+        self._segment_ms: list[float] = []
+        self._updated_surfels: list[int] = []
+        self._crf_runs = 0
+        self._updates_since_crf = 0
+        self._drained_at_end = 0
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return getattr(self.segmenter, "name", type(self.segmenter).__name__)
+
+    # -- worker thread ----------------------------------------------------------------------------
+    def _segment(self, job: SegmentationJob) -> tuple[Segmentation, bytes] | None:
+        import cv2
+
+        frame = job.payload
+        segmentation = self.segmenter.segment(frame.rgb, frame.depth, frame)
+        if segmentation is None:  # the segmenter dropped the frame
+            return None
+        ok, png = cv2.imencode(".png", segmentation.labels())
+        if not ok:
+            raise SegmentationError(f"could not encode the labels of frame {job.index} as PNG")
+        return segmentation, png.tobytes()
+
+    # -- main thread ------------------------------------------------------------------------------
+    def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
+             intrinsics: "Intrinsics") -> None:
+        """After frame `time_` is fused: apply finished segmentations, submit this frame when it is
+        due, run the CRF when due. Never waits for the worker."""
+        self._frames += 1
+        self._apply(surfel_map, self._worker.ready(), intrinsics)
+        if time_ % self.config.segment_every == 0:
+            if tracked:
+                self._worker.submit(SegmentationJob(frame.index, time_, frame.timestamp,
+                                                    np.array(T_world_cam, dtype=np.float64), frame))
+            else:
+                self._not_tracked += 1  # its pose is not known: its labels would land in the wrong place
+        every = self.config.crf_every
+        if every and (time_ + 1) % every == 0 and self._updates_since_crf:
+            self.run_crf(surfel_map)
+
+    def finish(self, surfel_map: "SurfelMap", intrinsics: "Intrinsics") -> None:
+        """End of the run: wait for the pending segmentations, apply them, run the final CRF."""
+        if self._closed:
+            return
+        results = self._worker.drain()
+        self._drained_at_end = len(results)
+        self._apply(surfel_map, results, intrinsics)
+        if self.config.crf_at_end and self._updates_since_crf:
+            self.run_crf(surfel_map)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker without waiting for pending frames (Ctrl-C, errors)."""
+        self._closed = True
+        self._worker.close()
+
+    def run_crf(self, surfel_map: "SurfelMap") -> dict:
+        with self.timers("crf"):
+            stats = surfel_map.crf(**crf_parameters(self.config))
+        self._crf_runs += 1
+        self._updates_since_crf = 0
+        return stats
+
+    def _apply(self, surfel_map: "SurfelMap", results: list[SegmentationResult], intrinsics: "Intrinsics") -> None:
+        for result in results:
+            self._wait_ms.append(result.wait_ms)
+            self._segment_ms.append(result.segment_ms)
+            job = result.job
+            if result.output is None:
+                self._dropped += 1
+                continue
+            segmentation, labels_png = result.output
+            self._check(segmentation, intrinsics, job)
+            with self.timers("labels"):
+                stats = surfel_map.update_labels(segmentation.probs, job.T_world_cam, intrinsics, job.time,
+                                                 self.config.probability_floor)
+            self._updated_surfels.append(int(stats.get("updated", 0)) if isinstance(stats, dict) else 0)
+            self.segmented.append(SegmentedFrame(job.index, job.time, job.timestamp, labels_png))
+            self._applied += 1
+            self._updates_since_crf += 1
+
+    def _check(self, segmentation: Segmentation, intrinsics: "Intrinsics", job: SegmentationJob) -> None:
+        if segmentation.label_set.name != self.label_set.name or len(segmentation.label_set) != len(self.label_set):
+            raise SegmentationError(
+                f"{self.name} returned labels in {segmentation.label_set.name!r} ({len(segmentation.label_set)} "
+                f"classes) for frame {job.index}, but the map's label set is {self.label_set.name!r} "
+                f"({len(self.label_set)} classes)"
+            )
+        try:
+            segmentation.check_size(intrinsics.width, intrinsics.height)
+        except SegmentationError as exc:
+            raise SegmentationError(f"frame {job.index} (t={job.timestamp:.6f}): {exc}") from None
+
+    # -- report -----------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """Counts and times of the run so far (milliseconds)."""
+        labels = self.timers.summary().get("labels", {})
+        crf = self.timers.summary().get("crf", {})
+        label_total_ms = labels.get("total_s", 0.0) * 1e3
+        return {
+            "segmenter": self.name,
+            "oracle": bool(getattr(self.segmenter, "is_oracle", False)) or self.name.startswith("oracle"),
+            "label_set": self.label_set.name,
+            "num_classes": len(self.label_set),
+            "segment_every": self.config.segment_every,
+            "queue_size": self.config.queue_size,
+            "frames": self._frames,
+            "frames_submitted": self._worker.submitted,
+            "frames_segmented": self._applied,
+            "frames_skipped_queue_full": self._worker.skipped,
+            "frames_dropped_by_segmenter": self._dropped,
+            "frames_not_submitted_tracking_failed": self._not_tracked,
+            "frames_pending": self._worker.pending if not self._closed else 0,
+            "frames_applied_at_end": self._drained_at_end,
+            "queue_wait_ms_mean": float(np.mean(self._wait_ms)) if self._wait_ms else 0.0,
+            "queue_wait_ms_max": float(np.max(self._wait_ms)) if self._wait_ms else 0.0,
+            "segment_ms_mean": float(np.mean(self._segment_ms)) if self._segment_ms else 0.0,
+            "label_update_ms_mean": labels.get("mean_ms", 0.0),
+            "label_update_ms_per_frame": label_total_ms / self._frames if self._frames else 0.0,
+            "surfels_updated_mean": float(np.mean(self._updated_surfels)) if self._updated_surfels else 0.0,
+            "crf_runs": self._crf_runs,
+            "crf_ms_mean": crf.get("mean_ms", 0.0),
+        }
+
+
+def segmenter_from_config(config: SemanticsConfig, device: str):
+    """The segmenter `config.segmenter` names, or None for "none" (make_segmenter's rules)."""
+    from ..segmentation import make_segmenter
+
+    try:
+        return make_segmenter(config.segmenter, config.labels, config.segmenter_device or device,
+                              input_size=config.input_size)
+    except KeyError as exc:  # an unknown label set
+        raise SemslamError(str(exc.args[0]) if exc.args else str(exc)) from None
+
+
+__all__ = ["LabelFusion", "SegmentedFrame", "crf_parameters", "segmenter_from_config"]

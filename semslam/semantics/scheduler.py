@@ -1,0 +1,179 @@
+"""The segmentation worker: one thread with a bounded queue, so tracking never waits for a network.
+
+MaskFusion's design (Rünz et al., ISMAR 2018): the main loop submits a frame (its images and the
+pose it was tracked at) and goes on; the worker segments frames one at a time, in submission
+order; the main loop collects finished results at a safe point and applies each with the pose of
+the frame it was computed on. A full queue skips the frame instead of blocking (counted). An
+exception in the worker stops it and is raised in the main thread, with the frame it failed on,
+the next time results are collected.
+
+The worker runs any callable `segment(job) -> result`; `LabelFusion` gives it a segmenter.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import SemslamError
+
+
+class SegmentationWorkerError(SemslamError):
+    """The segmentation worker raised; the message names the frame and the original error."""
+
+
+@dataclass
+class SegmentationJob:
+    """One frame handed to the worker.
+
+    index: the frame's index in the sequence; time: the map's clock when it was fused (frames
+    processed before it); timestamp: seconds. T_world_cam: (4, 4) float64, the pose it was tracked
+    at. payload: what the worker's callable reads (the frame: rgb, depth, ground truth)."""
+
+    index: int
+    time: int
+    timestamp: float
+    T_world_cam: np.ndarray
+    payload: Any
+    submitted_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class SegmentationResult:
+    """A finished job: `output` is what the callable returned (None when it dropped the frame);
+    wait_ms: time the job waited in the queue; segment_ms: time the callable took."""
+
+    job: SegmentationJob
+    output: Any
+    wait_ms: float
+    segment_ms: float
+
+
+_STOP = object()
+
+
+class SegmentationWorker:
+    """Runs `segment(job)` on a background thread for jobs submitted with `submit`.
+
+    >>> worker = SegmentationWorker(segment, queue_size=2)
+    >>> worker.submit(job)          # False when the queue is full: the frame is skipped
+    >>> for result in worker.ready(): ...   # finished results in submission order
+    >>> for result in worker.drain(): ...   # waits for every pending job (end of a run)
+    >>> worker.close()
+    """
+
+    def __init__(self, segment: Callable[[SegmentationJob], Any], queue_size: int, name: str = "segmentation") -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self._segment = segment
+        self._jobs: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._done: list[SegmentationResult] = []
+        self._cond = threading.Condition()
+        self._pending = 0  # submitted and not yet finished (queued or running)
+        self._error: tuple[SegmentationJob, BaseException] | None = None
+        self._closed = False
+        self.submitted = 0
+        self.skipped = 0  # queue full
+        self._thread = threading.Thread(target=self._loop, name=f"semslam-{name}", daemon=True)
+        self._thread.start()
+
+    # -- main thread --------------------------------------------------------------------------
+    def submit(self, job: SegmentationJob) -> bool:
+        """Queue `job` without blocking; False (and counted as skipped) when the queue is full."""
+        self._raise_if_failed()
+        if self._closed:
+            raise SegmentationWorkerError("the segmentation worker is closed; no more frames can be submitted")
+        with self._cond:
+            self._pending += 1
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            with self._cond:
+                self._pending -= 1
+            self.skipped += 1
+            return False
+        self.submitted += 1
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        with self._cond:
+            return self._pending
+
+    def ready(self) -> list[SegmentationResult]:
+        """Finished results in submission order (each returned once); raises
+        SegmentationWorkerError when the worker failed."""
+        self._raise_if_failed()
+        with self._cond:
+            done, self._done = self._done, []
+        return done
+
+    def drain(self, timeout: float | None = None) -> list[SegmentationResult]:
+        """Wait until every submitted job has finished; return the results not yet collected.
+        Raises SegmentationWorkerError when the worker fails, TimeoutError after `timeout` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._pending > 0 and self._error is None:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"segmentation worker: {self._pending} frame(s) still pending after {timeout} s")
+                self._cond.wait(remaining)
+        return self.ready()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker: queued jobs are discarded, a running one finishes in the background
+        (the thread is a daemon). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        while True:
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                break
+        with self._cond:
+            self._pending = 0
+            self._cond.notify_all()
+        try:
+            self._jobs.put_nowait(_STOP)
+        except queue.Full:  # cannot happen after emptying, but never block here
+            pass
+        self._thread.join(timeout)
+
+    # -- worker thread ------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is _STOP:
+                return
+            started = time.perf_counter()
+            try:
+                output = self._segment(job)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                with self._cond:
+                    self._error = (job, exc)
+                    self._cond.notify_all()
+                return
+            finished = time.perf_counter()
+            result = SegmentationResult(job, output, wait_ms=(started - job.submitted_at) * 1e3,
+                                        segment_ms=(finished - started) * 1e3)
+            with self._cond:
+                if self._closed:
+                    return
+                self._done.append(result)
+                self._pending -= 1
+                self._cond.notify_all()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is None:
+            return
+        job, exc = self._error
+        raise SegmentationWorkerError(
+            f"segmentation of frame {job.index} (t={job.timestamp:.6f}) failed: {type(exc).__name__}: {exc}"
+        ) from exc
