@@ -279,6 +279,37 @@ class MapConfig(_Section):
     )
 
 
+class OracleConfig(_Section):
+    """The oracle segmenter (synthetic sequences only): ground-truth labels degraded in controlled
+    ways, so fusion can be measured against a known truth. The defaults are the "moderate" preset
+    (per-frame mIoU about 0.6 on a synthetic room; see semslam/segmentation/oracle.py)."""
+
+    confusion: float = Field(
+        0.15, ge=0, le=1, description="chance per frame that an object/stuff region takes a plausibly confused class"
+    )
+    boundary: int = Field(
+        5, ge=0, description="px; pixels this near a label border take a neighbour's label (smooth shift)"
+    )
+    patches: float = Field(
+        1.0, ge=0, description="mean number of random wrong-class blobs per frame (Poisson)"
+    )
+    patch_size: float = Field(
+        0.12, gt=0, le=1, description="blob radius as a fraction of the image's shorter side"
+    )
+    temperature: float = Field(
+        1.0, gt=0, description="softmax temperature (chosen class logit +5); lower = more confident"
+    )
+    logit_noise: float = Field(
+        1.0, ge=0, description="std of per-pixel Gaussian noise added to every class logit"
+    )
+    drop: float = Field(
+        0.0, ge=0, le=1, description="chance that a frame gets no segmentation (segment returns None)"
+    )
+    seed: int = Field(
+        0, description="random seed; frame k's degradation depends only on (seed, k)"
+    )
+
+
 class SemanticsConfig(_Section):
     """Semantic label fusion (SemanticFusion, McCormac et al. ICRA 2017): a segmenter's per-pixel
     class probabilities fused into the surfels they observe by recursive Bayesian updates, then
@@ -319,6 +350,7 @@ class SemanticsConfig(_Section):
     crf_neighbour_radius: float = Field(
         0.15, gt=0, description="m; neighbours within this distance (3 sigma_position) exchange messages"
     )
+    oracle: OracleConfig = OracleConfig()
 
 
 class Config(_Section):

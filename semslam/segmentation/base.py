@@ -90,7 +90,10 @@ class Segmentation:
 @runtime_checkable
 class Segmenter(Protocol):
     """segment(rgb uint8 (H, W, 3), depth float32 (H, W) metres or None, frame) -> Segmentation
-    at (H, W). `frame` carries ground truth for the oracle; networks ignore it."""
+    at (H, W). `frame` carries ground truth for the oracle; networks ignore it.
+
+    A segmenter may return None for "no segmentation of this frame" (the oracle's dropped frames,
+    `OracleConfig.drop`); the scheduler then treats the frame as not segmented."""
 
     label_set: LabelSet
     name: str
