@@ -326,7 +326,7 @@ def test_tum_map_is_deterministic(teddy):
 
 def test_bytes_per_surfel_and_growth():
     m = SurfelMap(MapConfig(initial_capacity=0), "cpu", num_classes=13)
-    assert m.bytes_per_surfel == 56 + 4 * 13
+    assert m.bytes_per_surfel == 64 + 4 * 13  # 56 + label (int32) and its confidence (float32)
     s = random_surfels(800, seed=9, num_classes=13)
     big = {k: np.concatenate([v] * 3) for k, v in s.items()}  # 2400 surfels: past the first 1024
     m.set_surfels(big)

@@ -60,7 +60,18 @@ py::dict Surfels(const map::SurfelMap& m, bool stable_only, py::object threshold
     out["init_times"] = ToArray(h.init_times, {n});
     out["last_update_times"] = ToArray(h.last_update_times, {n});
     out["instance_ids"] = ToArray(h.instance_ids, {n});
-    out["class_probs"] = ToArray(h.class_probs, {n, static_cast<py::ssize_t>(m.num_classes())});
+    const py::ssize_t c = m.num_classes();
+    if (m.probability_storage() == map::ProbabilityStorage::Float16) {
+        py::array probs(py::dtype("float16"), {n, c});  // the stored half bits, as numpy float16
+        if (!h.class_probs_f16.empty()) {
+            std::memcpy(probs.mutable_data(), h.class_probs_f16.data(), h.class_probs_f16.size() * sizeof(uint16_t));
+        }
+        out["class_probs"] = probs;
+    } else {
+        out["class_probs"] = ToArray(h.class_probs, {n, c});
+    }
+    out["labels"] = ToArray(h.labels, {n});
+    out["label_confidences"] = ToArray(h.label_confidences, {n});
     return out;
 }
 
@@ -94,7 +105,15 @@ void SetSurfels(map::SurfelMap& m, const py::dict& d) {
     h.init_times = ints("init_times");
     h.last_update_times = ints("last_update_times");
     h.instance_ids = d.contains("instance_ids") ? ints("instance_ids") : std::vector<int32_t>(n, -1);
-    if (d.contains("class_probs")) {
+    // float16 class_probs are taken bit for bit; labels / label_confidences are derived (ignored here)
+    const bool half_given = d.contains("class_probs") && py::array::ensure(d["class_probs"]).dtype().is(py::dtype("float16"));
+    if (half_given) {
+        py::array given = py::array::ensure(d["class_probs"]);
+        CheckShape(given, {n, c}, "class_probs");
+        py::array_t<uint16_t, py::array::c_style> bits = py::array_t<uint16_t, py::array::c_style>::ensure(
+            given.attr("view")(py::dtype("uint16")));
+        h.class_probs_f16.assign(bits.data(), bits.data() + bits.size());
+    } else if (d.contains("class_probs")) {
         h.class_probs = floats("class_probs", {n, c});
     } else {
         h.class_probs.assign(static_cast<size_t>(n * c), c > 0 ? 1.0f / static_cast<float>(c) : 0.0f);
@@ -174,7 +193,7 @@ void BindMap(py::module_& m) {
                          float fuse_radius_ratio, float radius_max_factor, float confidence_sigma, bool checkerboard,
                          int unstable_time, float merge_depth, float merge_radius_factor, int merge_count,
                          float free_space_depth, float free_space_normal_z, int free_space_count,
-                         int initial_capacity, int num_classes) {
+                         int initial_capacity, int num_classes, const std::string& probability_dtype) {
                  const map::SurfelMapParams params{
                      time_window,       confidence_threshold, render_depth_max,      fuse_depth_max,
                      index_scale,       window_multiplier,    fuse_depth_gate,       fuse_normal_angle,
@@ -182,7 +201,14 @@ void BindMap(py::module_& m) {
                      checkerboard,      unstable_time,        merge_depth,           merge_radius_factor,
                      merge_count,       free_space_depth,     free_space_normal_z,   free_space_count,
                      initial_capacity};
-                 return new map::SurfelMap(ParseAvailableDevice(device), params, num_classes);
+                 if (probability_dtype != "float32" && probability_dtype != "float16") {
+                     throw py::value_error("probability_dtype must be 'float32' or 'float16', got '" +
+                                           probability_dtype + "'");
+                 }
+                 const map::ProbabilityStorage storage = probability_dtype == "float16"
+                                                             ? map::ProbabilityStorage::Float16
+                                                             : map::ProbabilityStorage::Float32;
+                 return new map::SurfelMap(ParseAvailableDevice(device), params, num_classes, storage);
              }),
              py::arg("device"), py::kw_only(), py::arg("time_window"), py::arg("confidence_threshold"),
              py::arg("render_depth_max"), py::arg("fuse_depth_max"), py::arg("index_scale"),
@@ -191,7 +217,7 @@ void BindMap(py::module_& m) {
              py::arg("confidence_sigma"), py::arg("checkerboard"), py::arg("unstable_time"), py::arg("merge_depth"),
              py::arg("merge_radius_factor"), py::arg("merge_count"), py::arg("free_space_depth"),
              py::arg("free_space_normal_z"), py::arg("free_space_count"), py::arg("initial_capacity"),
-             py::arg("num_classes") = 0)
+             py::arg("num_classes") = 0, py::arg("probability_dtype") = "float32")
         .def("predict", &Predict, py::arg("T_world_cam"), py::arg("fx"), py::arg("fy"), py::arg("cx"), py::arg("cy"),
              py::arg("width"), py::arg("height"), py::arg("time"),
              "Render the active stable surfels: dict of vertices/normals (H, W, 3) camera frame, colours (H, W, 3) "
@@ -212,6 +238,11 @@ void BindMap(py::module_& m) {
         .def_property_readonly("capacity", &map::SurfelMap::capacity)
         .def_property_readonly("bytes_per_surfel", &map::SurfelMap::bytes_per_surfel)
         .def_property_readonly("num_classes", &map::SurfelMap::num_classes)
+        .def_property_readonly("probability_dtype",
+                               [](const map::SurfelMap& s) {
+                                   return s.probability_storage() == map::ProbabilityStorage::Float16 ? "float16"
+                                                                                                      : "float32";
+                               })
         .def_property_readonly("device", [](const map::SurfelMap& s) { return s.device().ToString(); });
 }
 

@@ -24,6 +24,7 @@ void BindFrame(py::module_& m);
 void BindMap(py::module_& m);
 void BindOdometry(py::module_& m);
 void BindPipeline(py::module_& m);
+void BindSemantics(py::module_& m);
 }  // namespace pybind
 }  // namespace semslam
 
@@ -95,4 +96,5 @@ PYBIND11_MODULE(_core, m) {
     semslam::pybind::BindMap(m);
     semslam::pybind::BindOdometry(m);
     semslam::pybind::BindPipeline(m);
+    semslam::pybind::BindSemantics(m);
 }

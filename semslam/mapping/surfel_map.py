@@ -37,7 +37,9 @@ SURFEL_FIELDS = (
     "init_times",  # (N,) int32, frame of creation
     "last_update_times",  # (N,) int32, frame of the last fusion
     "instance_ids",  # (N,) int32, -1 = none
-    "class_probs",  # (N, num_classes) float32, uniform at creation
+    "class_probs",  # (N, num_classes) float32 or float16 (the map's probability_dtype), uniform at creation
+    "labels",  # (N,) int32 argmax of class_probs (ties: the smaller class), -1 without classes; derived
+    "label_confidences",  # (N,) float32 its probability; derived (set_surfels recomputes both)
 )
 
 
@@ -69,10 +71,19 @@ def _pose(T: np.ndarray, name: str = "T_world_cam") -> np.ndarray:
 class SurfelMap:
     """ElasticFusion's surfel map on one device ("cpu", "cuda[:N]")."""
 
-    def __init__(self, config: MapConfig | None = None, device: str = "cpu", num_classes: int = 0) -> None:
+    def __init__(
+        self,
+        config: MapConfig | None = None,
+        device: str = "cpu",
+        num_classes: int = 0,
+        probability_dtype: str = "float32",
+    ) -> None:
+        """probability_dtype: storage of the class-probability table, "float32" or "float16"
+        (SemanticsConfig.probability_dtype)."""
         self.config = config or MapConfig()
         self.device = check_device(device)
-        self._map = core().SurfelMap(self.device, num_classes=int(num_classes), **self.config.model_dump())
+        self._map = core().SurfelMap(self.device, num_classes=int(num_classes), probability_dtype=str(probability_dtype),
+                                     **self.config.model_dump())
 
     @property
     def core(self):
@@ -94,6 +105,11 @@ class SurfelMap:
     @property
     def num_classes(self) -> int:
         return int(self._map.num_classes)
+
+    @property
+    def probability_dtype(self) -> str:
+        """Storage of the class-probability table: "float32" or "float16"."""
+        return str(self._map.probability_dtype)
 
     def predict(self, T_world_cam: np.ndarray, intrinsics: Intrinsics, time: int) -> Prediction:
         """Render the active stable surfels as oriented disks at T_world_cam (depth-tested)."""
@@ -151,3 +167,38 @@ class SurfelMap:
     def set_surfels(self, surfels: dict[str, np.ndarray]) -> None:
         """Replace the contents (loading a saved map); instance_ids and class_probs are optional."""
         self._map.set_surfels(dict(surfels))
+
+    # -- semantics (SemanticFusion) ------------------------------------------------------------
+
+    def update_labels(
+        self,
+        probs: np.ndarray,
+        T_world_cam: np.ndarray,
+        intrinsics: Intrinsics,
+        time: int,
+        probability_floor: float,
+    ) -> dict:
+        """Recursive Bayesian label update from one segmentation (SemanticFusion): renders the fine
+        index map at T_world_cam (the pose of the frame the segmentation was computed on, with that
+        frame's ``time``); every surfel visible in it, once, takes p <- normalise(p * probs[pixel]),
+        then the floor (no class below ``probability_floor`` before renormalising), and its label
+        and confidence are refreshed. probs: (H, W, num_classes) float32 or float16 at the
+        intrinsics' size, any non-negative scale per pixel. Returns counts: visible, updated,
+        rejected (visible surfels whose pixel held non-finite or negative values, or zero on
+        every class the surfel holds: left as they were)."""
+        probs = np.asarray(probs)
+        if probs.ndim != 3 or probs.shape[2] != self.num_classes:
+            raise ValueError(f"probs must be (H, W, {self.num_classes}) for a map of {self.num_classes} classes, "
+                             f"got shape {probs.shape}")
+        if probs.shape[:2] != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"the segmentation is {probs.shape[1]}x{probs.shape[0]} but the frame's intrinsics "
+                             f"are {intrinsics.width}x{intrinsics.height}")
+        if probs.dtype not in (np.float32, np.float16):
+            raise ValueError(f"probs must be float32 or float16, got {probs.dtype}")
+        k = intrinsics
+        return dict(core().update_labels(self._map, np.ascontiguousarray(probs), _pose(T_world_cam), k.fx, k.fy,
+                                         k.cx, k.cy, int(time), float(probability_floor)))
+
+    def labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per surfel: the argmax class (N,) int32 (-1 without classes) and its probability (N,) float32."""
+        return core().surfel_labels(self._map)

@@ -9,6 +9,7 @@
 
 #include "semslam/core/CUDAUtils.h"
 #include "semslam/core/Dispatch.h"
+#include "semslam/core/Half.h"
 #include "semslam/map/kernel/SurfelMapKernels.h"
 
 namespace semslam {
@@ -51,23 +52,27 @@ void CheckParams(const SurfelMapParams& p) {
 
 }  // namespace
 
-SurfelMap::SurfelMap(const core::Device& device, const SurfelMapParams& params, int num_classes)
+SurfelMap::SurfelMap(const core::Device& device, const SurfelMapParams& params, int num_classes,
+                     ProbabilityStorage probability_storage)
     : device_(device), params_(params), num_classes_(num_classes) {
     core::CheckAvailable(device);
     CheckParams(params);
     if (num_classes < 0) throw std::invalid_argument("num_classes must be >= 0");
+    probability_storage_ = probability_storage;
     Reserve(std::max<int64_t>(params.initial_capacity, kMinCapacity));
 }
 
 int64_t SurfelMap::bytes_per_surfel() const {
+    const int64_t probability_bytes = probability_storage_ == ProbabilityStorage::Float16 ? 2 : 4;
     return 3 * 3 * sizeof(float) + 2 * sizeof(float) + 3 * sizeof(int32_t) +
-           static_cast<int64_t>(num_classes_) * sizeof(float);
+           static_cast<int64_t>(num_classes_) * probability_bytes + sizeof(int32_t) + sizeof(float);  // + label
 }
 
 SurfelArrays SurfelMap::Arrays() {
     return {positions_.data(),  normals_.data(),           colours_.data(),       radii_.data(),
             confidences_.data(), init_times_.data(),        last_update_times_.data(),
-            instance_ids_.data(), class_probs_.data(),       num_classes_};
+            instance_ids_.data(), class_probs_.data(),       num_classes_,
+            class_probs_f16_.data(), labels_.data(),         label_confidences_.data()};
 }
 
 void SurfelMap::Reserve(int64_t count) {
@@ -91,10 +96,20 @@ void SurfelMap::Reserve(int64_t count) {
     grow_float(colours_, 3);
     grow_float(radii_, 1);
     grow_float(confidences_, 1);
-    grow_float(class_probs_, num_classes_);
+    const bool half = probability_storage_ == ProbabilityStorage::Float16;
+    grow_float(class_probs_, half ? 0 : num_classes_);
+    grow_float(label_confidences_, 1);
     grow_int(init_times_);
     grow_int(last_update_times_);
     grow_int(instance_ids_);
+    grow_int(labels_);
+    if (half) {
+        core::Buffer<uint16_t> bigger(cap * num_classes_, device_);
+        if (n > 0 && num_classes_ > 0) {
+            SEMSLAM_DISPATCH(device_, CopyHalf, class_probs_f16_.data(), bigger.data(), n * num_classes_);
+        }
+        class_probs_f16_ = std::move(bigger);
+    }
     owners_ = core::Buffer<uint32_t>(cap, device_);
     SEMSLAM_DISPATCH(device_, FillOwners, owners_.data(), capacity);
     scratch_f_ = core::Buffer<float>(cap * std::max(3, num_classes_), device_);
@@ -330,10 +345,19 @@ CleanStats SurfelMap::Clean(int time) {
         compact_float(colours_, 3);
         compact_float(radii_, 1);
         compact_float(confidences_, 1);
-        compact_float(class_probs_, num_classes_);
+        const bool half = probability_storage_ == ProbabilityStorage::Float16;
+        compact_float(class_probs_, half ? 0 : num_classes_);
+        compact_float(label_confidences_, 1);
         compact_int(init_times_);
         compact_int(last_update_times_);
         compact_int(instance_ids_);
+        compact_int(labels_);
+        if (half && num_classes_ > 0) {
+            // scratch_f_ holds capacity * max(3, C) floats: room for the half table
+            uint16_t* scratch = reinterpret_cast<uint16_t*>(scratch_f_.data());
+            SEMSLAM_DISPATCH(device_, ScatterHalf, class_probs_f16_.data(), scratch, ranks, size_, num_classes_);
+            SEMSLAM_DISPATCH(device_, CopyHalf, scratch, class_probs_f16_.data(), kept * num_classes_);
+        }
         size_ = kept;
         prediction_.time = -1;  // its index map names surfels by their old indices
     }
@@ -353,7 +377,10 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
     h.init_times.resize(n);
     h.last_update_times.resize(n);
     h.instance_ids.resize(n);
-    h.class_probs.resize(static_cast<size_t>(n) * C);
+    const bool half = probability_storage_ == ProbabilityStorage::Float16;
+    (half ? h.class_probs_f16.resize(static_cast<size_t>(n) * C) : h.class_probs.resize(static_cast<size_t>(n) * C));
+    h.labels.resize(n);
+    h.label_confidences.resize(n);
     core::CopyDeviceToHost(h.positions.data(), positions_.data(), 3 * n, device_);
     core::CopyDeviceToHost(h.normals.data(), normals_.data(), 3 * n, device_);
     core::CopyDeviceToHost(h.colours.data(), colours_.data(), 3 * n, device_);
@@ -362,7 +389,13 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
     core::CopyDeviceToHost(h.init_times.data(), init_times_.data(), n, device_);
     core::CopyDeviceToHost(h.last_update_times.data(), last_update_times_.data(), n, device_);
     core::CopyDeviceToHost(h.instance_ids.data(), instance_ids_.data(), n, device_);
-    core::CopyDeviceToHost(h.class_probs.data(), class_probs_.data(), n * C, device_);
+    if (half) {
+        core::CopyDeviceToHost(h.class_probs_f16.data(), class_probs_f16_.data(), n * C, device_);
+    } else {
+        core::CopyDeviceToHost(h.class_probs.data(), class_probs_.data(), n * C, device_);
+    }
+    core::CopyDeviceToHost(h.labels.data(), labels_.data(), n, device_);
+    core::CopyDeviceToHost(h.label_confidences.data(), label_confidences_.data(), n, device_);
     if (!stable_only) return h;
     int64_t k = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -377,7 +410,15 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
         h.init_times[k] = h.init_times[i];
         h.last_update_times[k] = h.last_update_times[i];
         h.instance_ids[k] = h.instance_ids[i];
-        for (int c = 0; c < C; ++c) h.class_probs[k * C + c] = h.class_probs[i * C + c];
+        for (int c = 0; c < C; ++c) {
+            if (half) {
+                h.class_probs_f16[k * C + c] = h.class_probs_f16[i * C + c];
+            } else {
+                h.class_probs[k * C + c] = h.class_probs[i * C + c];
+            }
+        }
+        h.labels[k] = h.labels[i];
+        h.label_confidences[k] = h.label_confidences[i];
         ++k;
     }
     h.positions.resize(3 * k);
@@ -388,7 +429,9 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
     h.init_times.resize(k);
     h.last_update_times.resize(k);
     h.instance_ids.resize(k);
-    h.class_probs.resize(static_cast<size_t>(k) * C);
+    (half ? h.class_probs_f16.resize(static_cast<size_t>(k) * C) : h.class_probs.resize(static_cast<size_t>(k) * C));
+    h.labels.resize(k);
+    h.label_confidences.resize(k);
     return h;
 }
 
@@ -408,7 +451,37 @@ void SurfelMap::Upload(const SurfelHost& h) {
     check(h.init_times.size(), n, "init_times");
     check(h.last_update_times.size(), n, "last_update_times");
     check(h.instance_ids.size(), n, "instance_ids");
-    check(h.class_probs.size(), n * C, "class_probs");
+    const bool given_half = !h.class_probs_f16.empty() && h.class_probs.empty();
+    check(given_half ? h.class_probs_f16.size() : h.class_probs.size(), n * C, "class_probs");
+    // The table in its storage type, and the labels derived from it (argmax, ties to the smaller
+    // class, as the label kernels keep them).
+    const bool half = probability_storage_ == ProbabilityStorage::Float16;
+    std::vector<float> probs_f32;
+    std::vector<uint16_t> probs_f16;
+    if (half) {
+        probs_f16 = given_half ? h.class_probs_f16 : std::vector<uint16_t>(h.class_probs.size());
+        if (!given_half) {
+            for (size_t k = 0; k < probs_f16.size(); ++k) probs_f16[k] = core::FloatToHalf(h.class_probs[k]);
+        }
+    } else {
+        probs_f32 = given_half ? std::vector<float>(h.class_probs_f16.size()) : h.class_probs;
+        if (given_half) {
+            for (size_t k = 0; k < probs_f32.size(); ++k) probs_f32[k] = core::HalfToFloat(h.class_probs_f16[k]);
+        }
+    }
+    std::vector<int32_t> labels(n, -1);
+    std::vector<float> label_confidences(n, 0.0f);
+    for (int64_t i = 0; i < n; ++i) {
+        float best = -1.0f;  // below any probability; NaN never wins
+        for (int c = 0; c < C; ++c) {
+            const float p = half ? core::HalfToFloat(probs_f16[i * C + c]) : probs_f32[i * C + c];
+            if (p > best) {
+                best = p;
+                labels[i] = c;
+                label_confidences[i] = p;
+            }
+        }
+    }
     ClearFineKeys();
     Reserve(n);
     size_ = n;
@@ -420,7 +493,13 @@ void SurfelMap::Upload(const SurfelHost& h) {
     core::CopyHostToDevice(init_times_.data(), h.init_times.data(), n, device_);
     core::CopyHostToDevice(last_update_times_.data(), h.last_update_times.data(), n, device_);
     core::CopyHostToDevice(instance_ids_.data(), h.instance_ids.data(), n, device_);
-    core::CopyHostToDevice(class_probs_.data(), h.class_probs.data(), n * C, device_);
+    if (half) {
+        core::CopyHostToDevice(class_probs_f16_.data(), probs_f16.data(), n * C, device_);
+    } else {
+        core::CopyHostToDevice(class_probs_.data(), probs_f32.data(), n * C, device_);
+    }
+    core::CopyHostToDevice(labels_.data(), labels.data(), n, device_);
+    core::CopyHostToDevice(label_confidences_.data(), label_confidences.data(), n, device_);
     fused_since_clean_ = false;
     prediction_.time = -1;
 }

@@ -98,12 +98,23 @@ struct CleanStats {
     int64_t size = 0;
 };
 
+// Storage of the per-surfel class-probability table: float32, or float16 (half the memory; about
+// three significant digits, enough for probabilities floored at 1e-4).
+enum class ProbabilityStorage { Float32, Float16 };
+
 // Host copies of every per-surfel field (what Download returns and Upload takes).
 struct SurfelHost {
     std::vector<float> positions, normals, colours;  // [N*3] world / world unit / RGB 0..255
     std::vector<float> radii, confidences;           // [N] metres / accumulated weight
     std::vector<int32_t> init_times, last_update_times, instance_ids;  // [N]
-    std::vector<float> class_probs;                  // [N*num_classes]
+    // [N*num_classes]: class_probs with Float32 storage, class_probs_f16 (half bits) with Float16.
+    // Upload takes either and converts.
+    std::vector<float> class_probs;
+    std::vector<uint16_t> class_probs_f16;
+    // [N] argmax class (ties: the smaller index; -1 without classes) and its probability. Derived
+    // from the probabilities: Download returns them, Upload recomputes them.
+    std::vector<int32_t> labels;
+    std::vector<float> label_confidences;
 };
 
 // Raw device pointers of the fields, as the kernels see them.
@@ -116,8 +127,11 @@ struct SurfelArrays {
     int32_t* init_times;
     int32_t* last_update_times;
     int32_t* instance_ids;
-    float* class_probs;
+    float* class_probs;        // [N*num_classes] with Float32 storage, else null
     int num_classes;
+    uint16_t* class_probs_f16;  // [N*num_classes] half bits with Float16 storage, else null
+    int32_t* labels;            // [N] argmax of the class probabilities, -1 without classes
+    float* label_confidences;   // [N] its probability
 };
 
 // A stable surfel that won its sub-pixel of the fine index map, as Clean's window tests read it;
@@ -133,7 +147,8 @@ struct IndexedSurfel {
 class SurfelMap {
 public:
     // num_classes: columns of the class-probability table (0 = none); rows start uniform.
-    SurfelMap(const core::Device& device, const SurfelMapParams& params, int num_classes);
+    SurfelMap(const core::Device& device, const SurfelMapParams& params, int num_classes,
+              ProbabilityStorage probability_storage = ProbabilityStorage::Float32);
 
     // Renders the active stable surfels (confidence >= threshold, updated within time_window of
     // `time`, 0 < z <= render_depth_max) as oriented disks at T_world_cam, depth-tested.
@@ -164,6 +179,13 @@ public:
     const core::Device& device() const { return device_; }
     const SurfelMapParams& params() const { return params_; }
     Prediction& prediction() { return prediction_; }
+    ProbabilityStorage probability_storage() const { return probability_storage_; }
+    // Raw device pointers of every field, for the kernels of other areas (label fusion, CRF).
+    SurfelArrays Arrays();
+    // Of the last fine render: slot i is the fine_keys slot surfel i wrote (-1 none), for surfels
+    // [0, fine_rendered()); a surfel is visible when that slot's key still names it.
+    const core::Buffer<int32_t>& fine_slots() const { return fine_slots_; }
+    int64_t fine_rendered() const { return fine_rendered_; }
 
     // Host copies of all fields; with stable_only, only surfels whose confidence >= threshold.
     SurfelHost Download(bool stable_only, float confidence_threshold) const;
@@ -171,7 +193,6 @@ public:
     void Upload(const SurfelHost& surfels);
 
 private:
-    SurfelArrays Arrays();
     void Reserve(int64_t count);  // grows the fields (doubling) keeping the first size() surfels
     void RenderIndexMapOf(int64_t count, const core::Rigid3f& T_world_cam, const PinholeIntrinsics& intrinsics,
                           int width, int height, int time);
@@ -195,6 +216,10 @@ private:
 
     core::Buffer<float> positions_, normals_, colours_, radii_, confidences_, class_probs_;
     core::Buffer<int32_t> init_times_, last_update_times_, instance_ids_;
+    ProbabilityStorage probability_storage_;
+    core::Buffer<uint16_t> class_probs_f16_;  // used instead of class_probs_ with Float16 storage
+    core::Buffer<int32_t> labels_;
+    core::Buffer<float> label_confidences_;
 
     Prediction prediction_;
 

@@ -222,6 +222,19 @@ void SEMSLAM_KERNEL(ScatterInt)(const core::Device& device, const int32_t* src, 
     });
 }
 
+void SEMSLAM_KERNEL(ScatterHalf)(const core::Device& device, const uint16_t* src, uint16_t* dst, const int32_t* ranks,
+                                 int64_t n, int stride) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+        const int32_t r = ranks[i];
+        if (r < 0) return;
+        for (int k = 0; k < stride; ++k) dst[static_cast<int64_t>(r) * stride + k] = src[i * stride + k];
+    });
+}
+
+void SEMSLAM_KERNEL(CopyHalf)(const core::Device& device, const uint16_t* src, uint16_t* dst, int64_t n) {
+    core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { dst[i] = src[i]; });
+}
+
 void SEMSLAM_KERNEL(CopyFloat)(const core::Device& device, const float* src, float* dst, int64_t n) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) { dst[i] = src[i]; });
 }

@@ -7,6 +7,7 @@
 //   WriteNewSurfels: unmatched pixels are appended in pixel order (ranks from a stable prefix sum).
 #pragma once
 
+#include "semslam/core/Half.h"
 #include "semslam/core/Reduce.h"
 #include "semslam/map/kernel/SurfelMapCommon.h"
 #include "semslam/map/kernel/SurfelMapKernels.h"
@@ -128,6 +129,8 @@ void SEMSLAM_KERNEL(WriteNewSurfels)(const core::Device& device, SurfelArrays s,
                                      const float* vertices, const float* normals, const uint8_t* rgb, int time,
                                      float weight, SurfelMapParams params) {
     const float uniform = s.num_classes > 0 ? 1.0f / static_cast<float>(s.num_classes) : 0.0f;
+    const uint16_t uniform_f16 = core::FloatToHalf(uniform);
+    const float uniform_as_half = core::HalfToFloat(uniform_f16);
     core::ParallelFor(device, static_cast<int64_t>(width) * height, SEMSLAM_LAMBDA(int64_t i) {
         const int32_t rank = ranks[i];
         if (rank < 0) return;
@@ -144,7 +147,16 @@ void SEMSLAM_KERNEL(WriteNewSurfels)(const core::Device& device, SurfelArrays s,
         s.init_times[k] = time;
         s.last_update_times[k] = time;
         s.instance_ids[k] = -1;
-        for (int c = 0; c < s.num_classes; ++c) s.class_probs[k * s.num_classes + c] = uniform;
+        // Uniform class probabilities (float or half storage); argmax the first class.
+        for (int c = 0; c < s.num_classes; ++c) {
+            if (s.class_probs_f16 != nullptr) {
+                s.class_probs_f16[k * s.num_classes + c] = uniform_f16;
+            } else {
+                s.class_probs[k * s.num_classes + c] = uniform;
+            }
+        }
+        s.labels[k] = s.num_classes > 0 ? 0 : -1;
+        s.label_confidences[k] = s.num_classes > 0 ? (s.class_probs_f16 != nullptr ? uniform_as_half : uniform) : 0.0f;
     });
 }
 

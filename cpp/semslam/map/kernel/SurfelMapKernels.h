@@ -74,6 +74,10 @@ constexpr int kRankChunks = 1024;
                             int64_t n);                                                                         \
     void CopyFloat##suffix(const core::Device& device, const float* src, float* dst, int64_t n);                \
     void CopyInt##suffix(const core::Device& device, const int32_t* src, int32_t* dst, int64_t n);              \
+    /* Half (uint16_t bits) rows of `stride` values: the float16 class-probability table. */                   \
+    void ScatterHalf##suffix(const core::Device& device, const uint16_t* src, uint16_t* dst,                    \
+                             const int32_t* ranks, int64_t n, int stride);                                      \
+    void CopyHalf##suffix(const core::Device& device, const uint16_t* src, uint16_t* dst, int64_t n);           \
     void FillKeys##suffix(const core::Device& device, uint64_t* data, int64_t n);                               \
     void FillInt##suffix(const core::Device& device, int32_t* data, int32_t value, int64_t n);                  \
     void FillOwners##suffix(const core::Device& device, uint32_t* data, int64_t n);

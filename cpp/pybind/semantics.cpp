@@ -1,0 +1,76 @@
+// Bindings of the semantic kernels (semslam/semantics): the per-surfel Bayesian label update and
+// the dense CRF over the map. Both take the bound SurfelMap and work on its device buffers.
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "semslam/map/SurfelMap.h"
+#include "semslam/semantics/LabelFusion.h"
+
+namespace semslam {
+namespace pybind {
+
+namespace {
+
+py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArray& T_world_cam, float fx, float fy,
+                      float cx, float cy, int time, float probability_floor) {
+    if (probs.ndim() != 3) throw py::value_error("probs must be (H, W, num_classes)");
+    const py::ssize_t h = probs.shape(0), w = probs.shape(1);
+    CheckShape(probs, {h, w, static_cast<py::ssize_t>(m.num_classes())}, "probs");
+    const core::Rigid3f T = ToRigid(T_world_cam, "T_world_cam");
+    const core::PinholeIntrinsics K{fx, fy, cx, cy};
+    const core::Device device = m.device();
+    semantics::LabelUpdateStats s;
+    if (probs.dtype().is(py::dtype("float16"))) {
+        using Bits = py::array_t<uint16_t, py::array::c_style>;
+        Bits bits = Bits::ensure(probs.attr("view")(py::dtype("uint16")));
+        if (!bits) throw py::value_error("probs could not be read as float16");
+        core::Buffer<uint16_t> buffer = Upload(bits, device);
+        py::gil_scoped_release release;
+        s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time, probability_floor);
+    } else if (probs.dtype().is(py::dtype("float32"))) {
+        FloatArray values = FloatArray::ensure(probs);
+        core::Buffer<float> buffer = Upload(values, device);
+        py::gil_scoped_release release;
+        s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time, probability_floor);
+    } else {
+        throw py::value_error("probs must be float32 or float16, got " + std::string(py::str(probs.dtype())));
+    }
+    py::dict out;
+    out["visible"] = s.visible;
+    out["updated"] = s.updated;
+    out["rejected"] = s.rejected;
+    return out;
+}
+
+py::tuple SurfelLabels(map::SurfelMap& m) {
+    const int64_t n = m.size();
+    py::array_t<int32_t, py::array::c_style> labels(n);
+    py::array_t<float, py::array::c_style> confidences(n);
+    const map::SurfelArrays s = m.Arrays();
+    int32_t* labels_out = labels.mutable_data();
+    float* confidences_out = confidences.mutable_data();
+    {
+        py::gil_scoped_release release;
+        core::CopyDeviceToHost(labels_out, s.labels, n, m.device());
+        core::CopyDeviceToHost(confidences_out, s.label_confidences, n, m.device());
+    }
+    return py::make_tuple(labels, confidences);
+}
+
+}  // namespace
+
+void BindSemantics(py::module_& m) {
+    m.def("update_labels", &UpdateLabels, py::arg("surfel_map"), py::arg("probs"), py::arg("T_world_cam"),
+          py::arg("fx"), py::arg("fy"), py::arg("cx"), py::arg("cy"), py::arg("time"), py::arg("probability_floor"),
+          "Bayesian label update of the surfels visible at T_world_cam from probs (H, W, C) float32/float16 "
+          "-> dict visible, updated, rejected.");
+    m.def("surfel_labels", &SurfelLabels, py::arg("surfel_map"),
+          "Per surfel: argmax class (N,) int32 and its probability (N,) float32.");
+}
+
+}  // namespace pybind
+}  // namespace semslam

@@ -1,0 +1,2 @@
+// CPU (OpenMP) instantiation of the label-fusion kernels.
+#include "semslam/semantics/kernel/LabelFusionImpl.h"

@@ -1,0 +1,2 @@
+// CUDA instantiation of the label-fusion kernels.
+#include "semslam/semantics/kernel/LabelFusionImpl.h"
