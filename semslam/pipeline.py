@@ -29,7 +29,8 @@ from .datasets.frame import Frame, Intrinsics
 from .device import check_device, core
 from .errors import SemslamError
 from .mapping.surfel_map import SurfelMap
-from .semantics import LabelFusion, segmenter_from_config
+from .segmentation import segmenter_from_config
+from .semantics import LabelFusion
 from .timing import StageTimers
 
 
@@ -197,7 +198,8 @@ class SemanticSLAM:
         """End of the sequence: wait for pending segmentations, fuse them, run the final CRF."""
         if self.label_fusion is not None and self.map is not None:
             t0 = time.perf_counter()
-            self.label_fusion.finish(self.map, self.intrinsics)
+            with self.timers("finish"):  # waiting for the last segmentations, fusing them, the final CRF
+                self.label_fusion.finish(self.map, self.intrinsics)
             self._wall_s += time.perf_counter() - t0
 
     def close(self) -> None:

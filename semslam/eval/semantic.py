@@ -325,7 +325,7 @@ def _surfel_accuracy_3d(state, sequence, label_set, to_map: np.ndarray) -> dict 
                           "p95": float(np.percentile(distance, 95)) if distance.size else float("nan")}}
     out["map"] = surfel_accuracy(state.labels()[0][stable], gt_labels, len(label_set), label_set.names)
     if "labels_before_crf" in state.surfels:
-        out["map_before_crf"] = surfel_accuracy(state.surfels["labels_before_crf"][stable], gt_labels,
+        out["map_before_crf"] = surfel_accuracy(np.maximum(state.surfels["labels_before_crf"][stable], 0), gt_labels,
                                                 len(label_set), label_set.names)
     return out
 

@@ -64,8 +64,9 @@ class MapState:
 
     def labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-surfel (argmax label uint16, its probability float32); zeros without classes."""
-        if "labels" in self.surfels and "label_confidences" in self.surfels:
-            return (self.surfels["labels"].astype(np.uint16), self.surfels["label_confidences"].astype(np.float32))
+        if "labels" in self.surfels and "label_confidences" in self.surfels and self.num_classes:
+            return (np.maximum(self.surfels["labels"], 0).astype(np.uint16),
+                    self.surfels["label_confidences"].astype(np.float32))
         if self.num_classes == 0:
             return np.zeros(self.size, np.uint16), np.zeros(self.size, np.float32)
         probs = self.surfels["class_probs"]

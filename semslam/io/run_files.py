@@ -92,7 +92,11 @@ def write_run(out_dir: Path, slam, dataset: dict | None = None, stopped: str = "
                       f"frames {result.frames}", "frame world = camera of the first frame"],
             label_set=label_set,
         )
-        save_map_state(out_dir / MAP_STATE_FILE, slam.map.surfels(), config=slam.config, label_set=label_set,
+        state = slam.map.surfels()
+        before_crf = getattr(getattr(slam, "label_fusion", None), "labels_before_crf", None)
+        if before_crf is not None and len(before_crf) == len(state["positions"]):
+            state["labels_before_crf"] = before_crf  # the fused labels before the final CRF
+        save_map_state(out_dir / MAP_STATE_FILE, state, config=slam.config, label_set=label_set,
                        timestamps=result.timestamps, T_world_cam=result.poses, intrinsics=slam.intrinsics,
                        time=result.frames, extra={"stopped": stopped})
     segmented = getattr(slam, "label_fusion", None)

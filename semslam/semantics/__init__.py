@@ -1,7 +1,7 @@
 """Semantic label fusion: the asynchronous segmentation scheduler and the per-frame fusion step
 (recursive Bayesian label updates and the map CRF run in the core)."""
 
-from .fusion import LabelFusion, SegmentedFrame, crf_parameters, segmenter_from_config
+from .fusion import LabelFusion, SegmentedFrame, crf_parameters
 from .scheduler import SegmentationJob, SegmentationResult, SegmentationWorker, SegmentationWorkerError
 
 __all__ = [
@@ -12,5 +12,4 @@ __all__ = [
     "SegmentationWorkerError",
     "SegmentedFrame",
     "crf_parameters",
-    "segmenter_from_config",
 ]

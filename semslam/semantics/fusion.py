@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import SemanticsConfig
-from ..errors import SemslamError
 from ..segmentation.base import Segmentation, SegmentationError
 from ..segmentation.labels import LabelSet
 from ..timing import StageTimers
@@ -71,6 +70,7 @@ class LabelFusion:
         self.label_set: LabelSet = segmenter.label_set
         self.timers = timers or StageTimers()
         self.segmented: list[SegmentedFrame] = []
+        self.labels_before_crf: np.ndarray | None = None  # (N,) per surfel, set by finish() before the final CRF
         self._worker = SegmentationWorker(self._segment, config.queue_size)
         self._frames = 0
         self._not_tracked = 0
@@ -126,6 +126,8 @@ class LabelFusion:
         self._drained_at_end = len(results)
         self._apply(surfel_map, results, intrinsics)
         if self.config.crf_at_end and self._updates_since_crf:
+            # kept so the evaluation can say what the final CRF changed (map.npz: labels_before_crf)
+            self.labels_before_crf = np.asarray(surfel_map.labels()[0]).astype(np.int32)
             self.run_crf(surfel_map)
         self.close()
 
@@ -203,15 +205,4 @@ class LabelFusion:
         }
 
 
-def segmenter_from_config(config: SemanticsConfig, device: str):
-    """The segmenter `config.segmenter` names, or None for "none" (make_segmenter's rules)."""
-    from ..segmentation import make_segmenter
-
-    try:
-        return make_segmenter(config.segmenter, config.labels, config.segmenter_device or device,
-                              input_size=config.input_size)
-    except KeyError as exc:  # an unknown label set
-        raise SemslamError(str(exc.args[0]) if exc.args else str(exc)) from None
-
-
-__all__ = ["LabelFusion", "SegmentedFrame", "crf_parameters", "segmenter_from_config"]
+__all__ = ["LabelFusion", "SegmentedFrame", "crf_parameters"]

@@ -36,7 +36,7 @@ class MapLabelRenderer:
         elif labels == "before_crf":
             if "labels_before_crf" not in state.surfels:
                 raise ValueError(f"{state.path}: the map state holds no labels from before the final CRF")
-            self.surfel_labels = state.surfels["labels_before_crf"].astype(np.uint16)
+            self.surfel_labels = np.maximum(state.surfels["labels_before_crf"], 0).astype(np.uint16)
         else:
             raise ValueError(f"labels must be 'final' or 'before_crf', got {labels!r}")
 
