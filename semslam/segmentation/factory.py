@@ -1,6 +1,8 @@
 """make_segmenter: a Segmenter from a spec string, as `semantics.segmenter` and `--segmenter` give it.
 
-    onnx:PATH             an ONNX network with its JSON sidecar (OnnxSegmenter)
+    onnx:PATH             an ONNX network with its JSON sidecar (OnnxSegmenter; a YOLOv8-seg model,
+                          whose sidecar lists detections and mask prototypes: YoloSegmenter, with instances)
+    yolo:PATH             a YOLOv8-seg instance-segmentation ONNX model (YoloSegmenter)
     torch:PATH            a torch model: a state dict our ENet definition loads (enet.py), a
                           TorchScript file, or a pickled nn.Module, with its JSON sidecar (TorchSegmenter)
     oracle[:PARAMS]       degraded ground truth, synthetic sequences only (OracleSegmenter);
@@ -39,6 +41,13 @@ def make_segmenter(spec: str, labels: str = "nyu40", device: str | None = "cpu",
         from .oracle import OracleSegmenter, parse_oracle_params
 
         return OracleSegmenter(parse_oracle_params(arg, oracle), labels=labels, dtype=dtype)
+    if kind == "yolo" or (kind == "onnx" and arg.strip()):
+        from .yolo import YoloSegmenter, is_instance_model
+
+        if kind == "yolo" or is_instance_model(arg.strip()):
+            if not arg.strip():
+                raise SegmentationError(f"segmenter {spec!r}: give the model file, as yolo:PATH")
+            return YoloSegmenter(arg.strip(), labels=labels, device=device or "cpu", dtype=dtype, threads=threads)
     if kind in ("onnx", "torch"):
         if not arg.strip():
             raise SegmentationError(f"segmenter {spec!r}: give the model file, as {kind}:PATH")
@@ -52,7 +61,7 @@ def make_segmenter(spec: str, labels: str = "nyu40", device: str | None = "cpu",
         return TorchSegmenter.from_file(arg.strip(), labels=labels, device=device or "cpu", input_size=input_size,
                                         dtype=dtype)
     raise SegmentationError(
-        f"unknown segmenter {spec!r}; use onnx:PATH, torch:PATH, oracle[:params] or none"
+        f"unknown segmenter {spec!r}; use onnx:PATH, yolo:PATH, torch:PATH, oracle[:params] or none"
     )
 
 
