@@ -332,7 +332,8 @@ class SemanticsConfig(_Section):
         2, ge=1, description="frames waiting for the segmentation worker; a full queue skips the frame (counted)"
     )
     probability_floor: float = Field(
-        1e-4, ge=0, lt=1, description="no class probability of a surfel falls below this after an update"
+        1e-4, ge=0, lt=1, description="after each label update (and CRF) a surfel's class probabilities are raised "
+        "to at least this, then renormalised (none ends below floor / (1 + C floor)); must be < 1 / classes"
     )
     probability_dtype: Literal["float32", "float16"] = Field(
         "float32", description="storage of the per-surfel class-probability table"
@@ -345,10 +346,19 @@ class SemanticsConfig(_Section):
     crf_sigma_position: float = Field(0.05, gt=0, description="m; Gaussian sigma of surfel distance (both kernels)")
     crf_sigma_colour: float = Field(20.0, gt=0, description="RGB levels 0-255; sigma of the appearance kernel")
     crf_sigma_normal: float = Field(0.1, gt=0, description="sigma of the normal difference in the smoothness kernel")
-    crf_appearance_weight: float = Field(10.0, ge=0, description="weight of the position+colour kernel")
-    crf_smoothness_weight: float = Field(3.0, ge=0, description="weight of the position+normal kernel")
+    crf_appearance_weight: float = Field(
+        10.0, ge=0, description="weight of the position+colour kernel (SemanticFusion's addPairwiseBilateral, 10)"
+    )
+    crf_smoothness_weight: float = Field(
+        3.0, ge=0, description="weight of the position+normal kernel (SemanticFusion's addPairwiseGaussian, 3)"
+    )
     crf_neighbour_radius: float = Field(
-        0.15, gt=0, description="m; neighbours within this distance (3 sigma_position) exchange messages"
+        0.15, gt=0, description="m; neighbours within this distance (3 sigma_position) exchange messages "
+        "(SemanticFusion's permutohedral lattice has no cut-off; beyond 3 sigma a kernel is below 0.011)"
+    )
+    crf_max_neighbours: int = Field(
+        48, ge=1, description="neighbours sampled per surfel and CRF iteration: where more lie within the radius "
+        "(thousands on dense surfaces), a fixed stride through them, each counting for the skipped ones"
     )
     oracle: OracleConfig = OracleConfig()
 

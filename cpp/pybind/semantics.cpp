@@ -9,6 +9,7 @@
 #include "common.h"
 #include "semslam/map/SurfelMap.h"
 #include "semslam/semantics/LabelFusion.h"
+#include "semslam/semantics/MapCRF.h"
 
 namespace semslam {
 namespace pybind {
@@ -46,6 +47,27 @@ py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArr
     return out;
 }
 
+py::dict MapCRF(map::SurfelMap& m, int iterations, float sigma_position, float sigma_colour, float sigma_normal,
+              float appearance_weight, float smoothness_weight, float neighbour_radius, int max_neighbours,
+              float probability_floor) {
+    const semantics::CRFParams params{iterations,        sigma_position,    sigma_colour,
+                                      sigma_normal,      appearance_weight, smoothness_weight,
+                                      neighbour_radius,  max_neighbours,    probability_floor};
+    semantics::CRFStats s;
+    {
+        py::gil_scoped_release release;
+        s = semantics::RunMapCRF(m, params);
+    }
+    py::dict out;
+    out["surfels"] = s.surfels;
+    out["mean_neighbours"] = s.mean_neighbours;
+    out["isolated"] = s.isolated;
+    out["labels_changed"] = s.labels_changed;
+    out["cells"] = s.cells;
+    out["cell_size"] = s.cell_size;
+    return out;
+}
+
 py::tuple SurfelLabels(map::SurfelMap& m) {
     const int64_t n = m.size();
     py::array_t<int32_t, py::array::c_style> labels(n);
@@ -68,6 +90,12 @@ void BindSemantics(py::module_& m) {
           py::arg("fx"), py::arg("fy"), py::arg("cx"), py::arg("cy"), py::arg("time"), py::arg("probability_floor"),
           "Bayesian label update of the surfels visible at T_world_cam from probs (H, W, C) float32/float16 "
           "-> dict visible, updated, rejected.");
+    m.def("map_crf", &MapCRF, py::arg("surfel_map"), py::kw_only(), py::arg("iterations"),
+          py::arg("sigma_position"), py::arg("sigma_colour"), py::arg("sigma_normal"), py::arg("appearance_weight"),
+          py::arg("smoothness_weight"), py::arg("neighbour_radius"), py::arg("max_neighbours"),
+          py::arg("probability_floor"),
+          "Dense CRF over the surfels; writes the posterior back -> dict surfels, mean_neighbours, isolated, "
+          "labels_changed, cells, cell_size.");
     m.def("surfel_labels", &SurfelLabels, py::arg("surfel_map"),
           "Per surfel: argmax class (N,) int32 and its probability (N,) float32.");
 }

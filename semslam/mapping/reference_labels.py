@@ -8,11 +8,7 @@ class; float64 maths, rounded to the table's dtype where the core stores.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-
-EMPTY = -1
 
 
 def argmax_labels(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,10 +114,10 @@ def crf(class_probs: np.ndarray, positions: np.ndarray, colours: np.ndarray, nor
     """Mean-field inference of the dense CRF over surfels as SemanticFusion runs it (Krahenbuhl and
     Koltun's DenseCRF with Potts compatibility): unary -log p; two Gaussian kernels, appearance
     w_a exp(-|dp|^2 / 2 s_p^2 - |dc|^2 / 2 s_c^2) and smoothness w_s exp(-|dp|^2 / 2 s_p^2 - |dn|^2 / 2 s_n^2),
-    each normalised per surfel by its sum over the surfel's neighbourhood including itself (the
-    self term, kernel value 1, is part of the message as in SemanticFusion's lattice); sampled
-    neighbours count `stride` times. Q <- softmax(-unary + sum_k w_k (K_k Q) / (K_k 1)), starting
-    from Q = p. The result is floored and renormalised like the label update."""
+    each normalised per surfel by 1 + its sum over the neighbours j != i (the surfel itself
+    counts in the normaliser, as in SemanticFusion's lattice, but its own Q is not in its message);
+    sampled neighbours count `stride` times. Q_i <- softmax(-unary_i + sum_k w_k sum_j k_k(i, j) Q_j /
+    (1 + sum_j k_k(i, j))), starting from Q = p. The result is floored and renormalised like the label update."""
     p = np.asarray(class_probs, dtype=np.float64)
     n, c = p.shape
     unary = -np.log(np.maximum(p, 1e-12))
@@ -138,13 +134,12 @@ def crf(class_probs: np.ndarray, positions: np.ndarray, colours: np.ndarray, nor
         ks = np.exp(-d2 - ((nrm[js] - nrm[i]) ** 2).sum(1) / (2 * sigma_normal**2))
         za = 1.0 + stride * ka.sum()
         zs = 1.0 + stride * ks.sum()
-        self_coef = appearance_weight / za + smoothness_weight / zs
-        coefficients.append((js, self_coef, stride * (appearance_weight / za * ka + smoothness_weight / zs * ks)))
+        coefficients.append((js, stride * (appearance_weight / za * ka + smoothness_weight / zs * ks)))
         sampled += len(js)
     for _ in range(iterations):
         nxt = np.empty_like(q)
-        for i, (js, self_coef, coef) in enumerate(coefficients):
-            message = self_coef * q[i] + coef @ q[js]
+        for i, (js, coef) in enumerate(coefficients):
+            message = coef @ q[js]
             e = -unary[i] + message
             e = np.exp(e - e.max())
             nxt[i] = e / e.sum()
@@ -157,6 +152,3 @@ def crf(class_probs: np.ndarray, positions: np.ndarray, colours: np.ndarray, nor
     return table, {"surfels": n, "mean_neighbours": sampled / max(n, 1),
                    "labels_changed": int((old_labels != new_labels).sum())}
 
-
-def gaussian(d2: float, sigma: float) -> float:
-    return math.exp(-d2 / (2 * sigma * sigma))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import MapConfig
+from ..config import MapConfig, SemanticsConfig
 from ..datasets.frame import Intrinsics
 from ..device import check_device, core
 
@@ -198,6 +198,44 @@ class SurfelMap:
         k = intrinsics
         return dict(core().update_labels(self._map, np.ascontiguousarray(probs), _pose(T_world_cam), k.fx, k.fy,
                                          k.cx, k.cy, int(time), float(probability_floor)))
+
+    def crf(
+        self,
+        *,
+        iterations: int,
+        sigma_position: float,
+        sigma_colour: float,
+        sigma_normal: float,
+        appearance_weight: float,
+        smoothness_weight: float,
+        neighbour_radius: float,
+        max_neighbours: int | None = None,
+        probability_floor: float | None = None,
+    ) -> dict:
+        """Dense CRF over every surfel (SemanticFusion's map regularisation): ``iterations``
+        mean-field steps with unary -log p, an appearance kernel ``appearance_weight`` *
+        exp(-|dp|^2 / 2 sigma_position^2 - |dc|^2 / 2 sigma_colour^2) (colours 0..255) and a
+        smoothness kernel ``smoothness_weight`` * exp(-|dp|^2 / 2 sigma_position^2 -
+        |dn|^2 / 2 sigma_normal^2), Potts compatibility, each kernel's message normalised over the
+        surfel's neighbourhood and itself (surfels within ``neighbour_radius`` m, at most
+        ``max_neighbours`` sampled).
+        The posterior, floored at ``probability_floor`` and renormalised, replaces the class
+        probabilities; labels follow. Keywords are SemanticsConfig's crf_* fields without the
+        prefix; max_neighbours and probability_floor default to SemanticsConfig's. Returns
+        surfels, mean_neighbours, isolated, labels_changed, cells, cell_size."""
+        defaults = SemanticsConfig()
+        return dict(core().map_crf(
+            self._map,
+            iterations=int(iterations),
+            sigma_position=float(sigma_position),
+            sigma_colour=float(sigma_colour),
+            sigma_normal=float(sigma_normal),
+            appearance_weight=float(appearance_weight),
+            smoothness_weight=float(smoothness_weight),
+            neighbour_radius=float(neighbour_radius),
+            max_neighbours=int(defaults.crf_max_neighbours if max_neighbours is None else max_neighbours),
+            probability_floor=float(defaults.probability_floor if probability_floor is None else probability_floor),
+        ))
 
     def labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per surfel: the argmax class (N,) int32 (-1 without classes) and its probability (N,) float32."""

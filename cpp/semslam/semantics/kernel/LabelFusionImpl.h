@@ -25,8 +25,10 @@ namespace semslam {
 namespace semantics {
 namespace kernel {
 
+// Named per device (SEMSLAM_KERNEL): a template of plain types included in both translation units
+// would otherwise be one symbol with two definitions.
 template <typename Table, typename Input>
-void UpdateLabelsBody(const core::Device& device, map::SurfelArrays s, Table* table, int64_t n,
+void SEMSLAM_KERNEL(UpdateLabelsBody)(const core::Device& device, map::SurfelArrays s, Table* table, int64_t n,
                       const uint64_t* fine_keys, const int32_t* slots, int fine_width, int index_scale,
                       const Input* probs, int width, float probability_floor, double* stats) {
     const int C = s.num_classes;
@@ -84,20 +86,18 @@ void SEMSLAM_KERNEL(UpdateLabels)(const core::Device& device, map::SurfelArrays 
                                   const uint64_t* fine_keys, const int32_t* slots, int fine_width, int index_scale,
                                   const float* probs_f32, const uint16_t* probs_f16, int width,
                                   float probability_floor, double* stats) {
-    if (s.class_probs_f16 != nullptr) {
-        if (probs_f16 != nullptr) {
-            UpdateLabelsBody(device, s, s.class_probs_f16, n, fine_keys, slots, fine_width, index_scale, probs_f16,
-                             width, probability_floor, stats);
-        } else {
-            UpdateLabelsBody(device, s, s.class_probs_f16, n, fine_keys, slots, fine_width, index_scale, probs_f32,
-                             width, probability_floor, stats);
-        }
+    if (s.class_probs_f16 != nullptr && probs_f16 != nullptr) {
+        SEMSLAM_KERNEL(UpdateLabelsBody)(device, s, s.class_probs_f16, n, fine_keys, slots, fine_width, index_scale,
+                                         probs_f16, width, probability_floor, stats);
+    } else if (s.class_probs_f16 != nullptr) {
+        SEMSLAM_KERNEL(UpdateLabelsBody)(device, s, s.class_probs_f16, n, fine_keys, slots, fine_width, index_scale,
+                                         probs_f32, width, probability_floor, stats);
     } else if (probs_f16 != nullptr) {
-        UpdateLabelsBody(device, s, s.class_probs, n, fine_keys, slots, fine_width, index_scale, probs_f16, width,
-                         probability_floor, stats);
+        SEMSLAM_KERNEL(UpdateLabelsBody)(device, s, s.class_probs, n, fine_keys, slots, fine_width, index_scale,
+                                         probs_f16, width, probability_floor, stats);
     } else {
-        UpdateLabelsBody(device, s, s.class_probs, n, fine_keys, slots, fine_width, index_scale, probs_f32, width,
-                         probability_floor, stats);
+        SEMSLAM_KERNEL(UpdateLabelsBody)(device, s, s.class_probs, n, fine_keys, slots, fine_width, index_scale,
+                                         probs_f32, width, probability_floor, stats);
     }
 }
 

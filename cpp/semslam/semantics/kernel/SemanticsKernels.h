@@ -62,16 +62,15 @@ struct CRFKernelParams {
     void GatherEntries##suffix(const core::Device& device, map::SurfelArrays s, const int32_t* order, int64_t n, \
                                CRFEntry* entries, float* q);                                                    \
     /* Per entry: the sampling stride and the kernels' normalisers as message coefficients: */                  \
-    /* self_coef = w_a / Z_a + w_s / Z_s, coef_a = stride w_a / Z_a, coef_s = stride w_s / Z_s. */               \
+    /* coef_a = stride w_a / Z_a, coef_s = stride w_s / Z_s. */                                                   \
     /* stats: sampled neighbours within the radius, entries with at least one. */                                \
     void CRFNormalisers##suffix(const core::Device& device, const CRFEntry* entries, int64_t n, CRFGrid grid,    \
                                 const int32_t* offsets, CRFKernelParams params, int32_t* strides,              \
-                                float* self_coef, float* coef_a, float* coef_s, double* stats);                 \
+                                float* coef_a, float* coef_s, double* stats);                                   \
     /* One mean-field step: q_next = softmax(log p - unary clamp + messages from q). */                          \
     void CRFStep##suffix(const core::Device& device, map::SurfelArrays s, const CRFEntry* entries, int64_t n,    \
                          CRFGrid grid, const int32_t* offsets, CRFKernelParams params, const int32_t* strides, \
-                         const float* self_coef, const float* coef_a, const float* coef_s, const float* q,      \
-                         float* q_next);                                                                        \
+                         const float* coef_a, const float* coef_s, const float* q, float* q_next);              \
     /* Writes q (entry order) back to the table with the floor, and the labels; stats: labels changed. */        \
     void CRFWriteBack##suffix(const core::Device& device, map::SurfelArrays s, const CRFEntry* entries,          \
                               int64_t n, const float* q, float probability_floor, double* stats);

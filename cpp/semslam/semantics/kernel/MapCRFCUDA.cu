@@ -1,0 +1,2 @@
+// CUDA instantiation of the map CRF kernels.
+#include "semslam/semantics/kernel/MapCRFImpl.h"
