@@ -138,7 +138,7 @@ class LabelFusion:
 
     def run_crf(self, surfel_map: "SurfelMap") -> dict:
         with self.timers("crf"):
-            stats = surfel_map.crf(**crf_parameters(self.config))
+            stats = surfel_map.crf(**crf_parameters(self.config), probability_floor=self.config.probability_floor)
         self._crf_runs += 1
         self._updates_since_crf = 0
         return stats
