@@ -93,7 +93,8 @@ def synth(
 
 @app.command()
 def info(
-    path: Path = typer.Argument(..., help="A sequence folder (TUM, ICL-NUIM, 7-Scenes, ScanNet, synthetic)."),
+    path: Path = typer.Argument(..., help="A sequence folder (TUM, ICL-NUIM, 7-Scenes, ScanNet, synthetic) or a "
+                                "RealSense recording (.db3, .bag)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
@@ -101,8 +102,8 @@ def info(
     from . import datasets
 
     cfg = _config(config, {})
-    seq = datasets.open(path, cfg.dataset)
-    description = datasets.describe(seq)
+    seq = datasets.open(path, cfg.dataset, realsense_config=cfg.realsense)
+    description = seq.describe() if hasattr(seq, "describe") else datasets.describe(seq)
     if as_json:
         typer.echo(json.dumps(description, indent=2, default=str))
     else:
@@ -115,6 +116,7 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=No
     or named by cfg.semantics), the pending segmentations are fused at the end."""
     from tqdm import tqdm
 
+    from .datasets.prefetch import Prefetcher
     from .io.run_files import write_run
     from .pipeline import SemanticSLAM
 
@@ -122,13 +124,16 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=No
     dataset = {"path": str(Path(seq.path).resolve()), "format": seq.format, "name": seq.name,
                "frames": len(seq), "start": cfg.dataset.start, "stride": cfg.dataset.stride,
                "limit": cfg.dataset.limit}
+    dataset.update(seq.summary_info() if hasattr(seq, "summary_info") else {})  # e.g. a RealSense recording's camera
     bar = tqdm(total=len(seq), desc="semslam", unit="frame", file=sys.stderr, dynamic_ncols=True, disable=quiet)
     stopped = ""
+    reader = Prefetcher(seq, depth=cfg.dataset.read_ahead)
     try:
+        frames = iter(reader)
         for k in range(len(seq)):
             stopped = f"stopped while reading frame {k}"
-            with slam.timers("read"):
-                frame = seq[k]
+            with slam.timers("read"):  # with read-ahead: the time the loop waited for the frame
+                frame = next(frames)
             stopped = f"stopped while processing frame {k} (t={frame.timestamp:.6f})"
             slam.process(frame)
             stopped = ""
@@ -145,6 +150,7 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=No
         stopped = f"{stopped}: {type(exc).__name__}: {exc}"
         raise
     finally:
+        reader.close()
         bar.close()
         slam.close()
         summary = write_run(out, slam, dataset, stopped=stopped)
@@ -174,12 +180,14 @@ def _print_summary(summary: dict, out: Path) -> None:
             f"label update {sem['label_update_ms_mean']:.1f} ms ({sem['label_update_ms_per_frame']:.2f} ms/frame), "
             f"{sem['crf_runs']} CRF runs"
         )
+    _print_framesets(summary.get("dataset", {}))
     typer.echo(f"wrote trajectory.txt, map.ply, map.npz, summary.json{', segmentation/' if sem else ''} to {out}")
 
 
 # The demo's labels come from the oracle segmenter (ground truth with moderate noise: per-frame
 # mIoU about 0.6) unless a config names another segmenter or --model gives a network.
 DEMO_SEGMENTER = "oracle:moderate"
+DEMO_SEGMENT_EVERY = 2  # frames; the demo's sequence is short, so it segments more often than SemanticFusion's 10
 
 
 @app.command()
@@ -207,6 +215,8 @@ def demo(
         cfg.semantics.segmenter = f"{'torch' if model.suffix in ('.pth', '.pt') else 'onnx'}:{model}"
     elif cfg.semantics.segmenter == "none":
         cfg.semantics.segmenter = DEMO_SEGMENTER
+    if config is None:
+        cfg.semantics.segment_every = DEMO_SEGMENT_EVERY
     synth_cfg = cfg.synth.model_copy(update=dict(frames=cfg.demo.frames, seed=cfg.demo.seed,
                                                  trajectory=cfg.demo.trajectory, noise=cfg.demo.noise))
     workdir = out if out is not None else Path(tempfile.mkdtemp(prefix="semslam-demo-"))
@@ -225,7 +235,7 @@ def demo(
         before = result.get("map_before_crf", result["map"])["miou"]
         typer.echo(f"mIoU: per-frame {result['per_frame']['miou']:.3f} -> fused {before:.3f} -> fused + CRF "
                    f"{fused:.3f} ({100 * (fused - result['per_frame']['miou']):+.1f} points; "
-                   f"{'oracle, labelled as such' if model is None else model.name})")
+                   f"segmenter {'oracle: ground truth with moderate noise' if model is None else model.name})")
     finally:
         if out is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -233,7 +243,8 @@ def demo(
 
 @app.command()
 def run(
-    path: Path = typer.Argument(..., help="A sequence folder (TUM, ICL-NUIM, 7-Scenes, ScanNet, synthetic)."),
+    path: Path = typer.Argument(..., help="A sequence folder (TUM, ICL-NUIM, 7-Scenes, ScanNet, synthetic) or a "
+                                "RealSense recording (.db3, .bag)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for trajectory.txt, map.ply, summary.json."),
     start: Optional[int] = typer.Option(None, help="First frame [config: dataset.start]."),
     stride: Optional[int] = typer.Option(None, help="Use every n-th frame [dataset.stride]."),
@@ -254,9 +265,138 @@ def run(
                            "semantics": dict(segmenter=segmenter, labels=labels, segment_every=segment_every)})
     if device is not None:
         cfg.device = device
-    seq = datasets.open(path, cfg.dataset)
+    seq = datasets.open(path, cfg.dataset, realsense_config=cfg.realsense)
     summary = _run_sequence(seq, cfg, out)
     _print_summary(summary, out)
+
+
+def _run_live(camera, cfg: Config, out: Path, limit: Optional[int] = None, quiet: bool = False,
+              segmenter=None) -> dict:
+    """Map the frames of a live `camera` (a RealSenseCamera) until Ctrl-C, `limit` frames, or the
+    camera going away; write every output into `out` as `_run_sequence` does, in every case.
+
+    Ctrl-C ends the run cleanly after the frame being processed (a second Ctrl-C interrupts at
+    once). The camera going away raises its CameraError after the map so far is written. A
+    progress line on stderr shows frames, frames/s, surfels, tracking state and skipped framesets."""
+    import signal
+
+    from .io.run_files import write_run
+    from .pipeline import SemanticSLAM
+
+    slam = SemanticSLAM(cfg, segmenter=segmenter)
+    dataset = {"path": str(camera.path), "format": camera.format, "name": camera.name, "frames": 0}
+    stopped, ended = "", "limit" if limit else "camera"
+    interrupts = []
+
+    def on_sigint(signum, frame_):
+        interrupts.append(time.perf_counter())
+        if len(interrupts) > 1:
+            raise KeyboardInterrupt
+        camera.request_stop()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: Ctrl-C raises KeyboardInterrupt as usual
+        previous = None
+    t0, k = time.perf_counter(), 0
+    try:
+        camera.start()
+        typer.echo(f"semslam live: {camera.name} (serial {camera.serial}), {camera.intrinsics.width}x"
+                   f"{camera.intrinsics.height} @ {cfg.realsense.fps} fps"
+                   f"{f', recording to {camera.record}' if camera.record else ''}; Ctrl-C ends the run", err=True)
+        frames = iter(camera)
+        while limit is None or k < limit:
+            stopped = f"stopped while waiting for frameset {k}"
+            with slam.timers("read"):
+                frame = next(frames, None)
+            if frame is None:
+                ended = "Ctrl-C"
+                break
+            stopped = f"stopped while processing frame {k} (t={frame.timestamp:.6f})"
+            slam.process(frame)
+            stopped = ""
+            k += 1
+            if not quiet:
+                status = slam.statuses[-1]
+                counts = camera.counts
+                state = "tracking" if status.tracked else f"LOST ({status.reason})"
+                sys.stderr.write(
+                    f"\rframes {k}  {k / (time.perf_counter() - t0):.1f} frames/s  surfels {status.surfels}  {state}  "
+                    f"skipped {counts.skipped_behind} (mapping behind)  dropped {counts.depth.dropped}+"
+                    f"{counts.colour.dropped}  unmatched {counts.depth.unmatched}+{counts.colour.unmatched}\033[K")
+                sys.stderr.flush()
+        stopped = "stopped while fusing the last segmentations"
+        slam.finish()
+        stopped = ""
+    except KeyboardInterrupt:
+        stopped = f"interrupted (Ctrl-C twice): {stopped}"
+        raise
+    except BaseException as exc:
+        stopped = f"{stopped}: {type(exc).__name__}: {exc}" if stopped else f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if not quiet:
+            sys.stderr.write("\n")
+        camera.close()
+        slam.close()
+        dataset["frames"] = k
+        dataset["ended_by"] = ended if not stopped else "error"
+        dataset.update(camera.summary_info())
+        summary = write_run(out, slam, dataset, stopped=stopped)
+        if stopped:
+            typer.echo(f"semslam: {stopped}; the map and trajectory of {summary['frames']} frames are in {out}",
+                       err=True)
+    return summary
+
+
+def _print_framesets(dataset: dict) -> None:
+    """One line on what became of a RealSense device's frames (live or recorded)."""
+    fs = dataset.get("framesets")
+    if fs:
+        typer.echo(
+            f"framesets: {fs['paired']} paired, {fs['skipped_behind']} skipped while mapping was behind; dropped by "
+            f"the device: depth {fs['depth']['dropped']}, colour {fs['colour']['dropped']}; without a partner: depth "
+            f"{fs['depth']['unmatched']}, colour {fs['colour']['unmatched']}")
+
+
+@app.command()
+def live(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for trajectory.txt, map.ply, summary.json."),
+    serial: Optional[str] = typer.Option(None, "--serial", help="Serial number of the camera (default: the first found)."),
+    record: Optional[Path] = typer.Option(
+        None, "--record", help="Also record the session to this file (.db3; .bag with pyrealsense2 < 2.58); "
+        "`semslam run FILE` replays it."),
+    width: Optional[int] = typer.Option(None, help="Stream width [config: realsense.width]."),
+    height: Optional[int] = typer.Option(None, help="Stream height [realsense.height]."),
+    fps: Optional[int] = typer.Option(None, help="Frames per second [realsense.fps]."),
+    limit: Optional[int] = typer.Option(None, help="Stop after this many frames (default: Ctrl-C) [dataset.limit]."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
+    segmenter: Optional[str] = typer.Option(
+        None, "--segmenter", help="onnx:PATH | torch:PATH | none [semantics.segmenter]."),
+    labels: Optional[str] = typer.Option(
+        None, "--labels", help="Label set of the map: nyu40 | nyu13 | ade20k | voc | coco [semantics.labels]."),
+    segment_every: Optional[int] = typer.Option(
+        None, "--segment-every", help="Segment every k-th frame [semantics.segment_every]."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Map live from an Intel RealSense camera (depth aligned to colour) until Ctrl-C; writes the
+    same files as `run`, also when the camera goes away mid-run."""
+    from .datasets.realsense_live import RealSenseCamera
+    from .device import check_device
+
+    cfg = _config(config, {"realsense": dict(width=width, height=height, fps=fps),
+                           "dataset": dict(limit=limit),
+                           "semantics": dict(segmenter=segmenter, labels=labels, segment_every=segment_every)})
+    if device is not None:
+        cfg.device = device
+    check_device(cfg.device)
+    camera = RealSenseCamera(cfg.realsense, serial=serial, record=record)
+    summary = _run_live(camera, cfg, out, limit=cfg.dataset.limit)
+    _print_summary(summary, out)
+    if record is not None:
+        typer.echo(f"recorded the session to {record}; replay it with `semslam run {record} --out DIR`")
 
 
 @app.command("eval")
