@@ -363,6 +363,49 @@ class SemanticsConfig(_Section):
     oracle: OracleConfig = OracleConfig()
 
 
+class RealSenseConfig(_Section):
+    """Intel RealSense cameras and their recordings (pyrealsense2, `pip install semslam[realsense]`).
+
+    Intrinsics, extrinsics and the depth scale always come from the device or the recording; these
+    are only the choices a user makes. Filter defaults are librealsense's own.
+    """
+
+    width: int = Field(640, ge=1, description="px; live: width of the depth and colour streams")
+    height: int = Field(480, ge=1, description="px; live: height of the depth and colour streams")
+    fps: int = Field(30, ge=1, description="frames per second of both live streams")
+    colour_format: Literal["rgb8", "bgr8", "rgba8", "bgra8", "yuyv"] = Field(
+        "rgb8", description="live: pixel format asked of the colour sensor (frames become RGB either way)"
+    )
+    pair_tolerance: float = Field(
+        0.5, gt=0, le=1, description="a depth and a colour frame form one frameset when their timestamps differ by "
+        "less than this fraction of the frame period"
+    )
+    frame_timeout_s: float = Field(
+        5.0, gt=0, description="s; live: no frameset for this long ends the run (camera unplugged, USB error)"
+    )
+    first_frame_timeout_s: float = Field(
+        15.0, gt=0, description="s; live: the same for the first frameset (a camera needs a few seconds to start)"
+    )
+    queue_size: int = Field(
+        2, ge=1, description="live: framesets waiting for the mapping loop; when it falls behind the oldest are "
+        "skipped (counted in the summary)"
+    )
+    spatial_filter: bool = Field(False, description="librealsense spatial edge-preserving filter on depth")
+    spatial_magnitude: int = Field(2, ge=1, le=5, description="spatial filter iterations (librealsense 2)")
+    spatial_smooth_alpha: float = Field(0.5, ge=0.25, le=1, description="spatial filter alpha (librealsense 0.5)")
+    spatial_smooth_delta: float = Field(20.0, ge=1, le=50, description="spatial filter step threshold (librealsense 20)")
+    temporal_filter: bool = Field(False, description="librealsense temporal filter on depth (uses past frames)")
+    temporal_smooth_alpha: float = Field(0.4, ge=0, le=1, description="temporal filter alpha (librealsense 0.4)")
+    temporal_smooth_delta: float = Field(20.0, ge=1, le=100, description="temporal filter step threshold (librealsense 20)")
+    temporal_persistence: int = Field(
+        3, ge=0, le=8, description="temporal filter persistency index (librealsense 3: valid in 2 of the last 4)"
+    )
+    hole_filling: bool = Field(False, description="librealsense hole-filling filter on depth (after the others)")
+    hole_filling_mode: int = Field(
+        1, ge=0, le=2, description="0 fill from left, 1 farthest from around, 2 nearest from around (librealsense 1)"
+    )
+
+
 class Config(_Section):
     """Everything a semslam run is configured with."""
 
@@ -375,6 +418,7 @@ class Config(_Section):
     demo: DemoConfig = DemoConfig()
     eval: EvalConfig = EvalConfig()
     semantics: SemanticsConfig = SemanticsConfig()
+    realsense: RealSenseConfig = RealSenseConfig()
 
 
 def _merge(base: dict, override: dict) -> dict:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..config import DatasetConfig
+from ..config import DatasetConfig, RealSenseConfig
 from ..errors import DatasetError, FormatNotRecognizedError
-from . import icl, scannet, sevenscenes, tum
+from . import icl, realsense, scannet, sevenscenes, tum
 from .base import ReaderOptions, Sequence
 from .frame import Intrinsics
 
@@ -24,22 +24,26 @@ class Reader:
 
 
 # Order matters: ICL-NUIM folders converted for TUM tools also hold rgb.txt/depth.txt, so the
-# ICL-NUIM reader (integer frame names) is asked before the TUM reader.
+# ICL-NUIM reader (integer frame names) is asked before the TUM reader. A RealSense recording is
+# a file, which the folder readers are not asked about.
 READERS: tuple[Reader, ...] = (
+    Reader(realsense.FORMAT, realsense.LOOKS_FOR, realsense.recognize, realsense.open_recording),
     Reader(icl.FORMAT, icl.LOOKS_FOR, icl.recognize, icl.open_icl),
     Reader(tum.FORMAT, tum.LOOKS_FOR, tum.recognize, tum.open_tum),
     Reader(sevenscenes.FORMAT, sevenscenes.LOOKS_FOR, sevenscenes.recognize, sevenscenes.open_sevenscenes),
     Reader(scannet.FORMAT, scannet.LOOKS_FOR, scannet.recognize, scannet.open_scannet),
 )
 # Names accepted by `open(..., format=...)`; the synthetic format is read by the TUM reader.
-FORMATS: dict[str, Reader] = {r.format: r for r in READERS} | {tum.SYNTHETIC_FORMAT: READERS[1]}
+FORMATS: dict[str, Reader] = {r.format: r for r in READERS} | {
+    tum.SYNTHETIC_FORMAT: next(r for r in READERS if r.format == tum.FORMAT)}
 
 
 def _check_folder(path: Path) -> Path:
     if not path.exists():
         raise DatasetError(f"dataset path does not exist: {path}")
-    if not path.is_dir():
-        raise FormatNotRecognizedError(f"{path} is a file; give the folder of a sequence")
+    if not path.is_dir() and not realsense.recognize(path):
+        raise FormatNotRecognizedError(
+            f"{path} is a file; give the folder of a sequence, or a RealSense recording ({', '.join(realsense.SUFFIXES)})")
     return path
 
 
@@ -73,6 +77,7 @@ def open(  # noqa: A001 - the package's verb: semslam.datasets.open(path)
     format: str | None = None,
     intrinsics: Intrinsics | None = None,
     require_ground_truth: bool = False,
+    realsense_config: RealSenseConfig | None = None,
     **overrides,
 ) -> Sequence:
     """Open the recorded sequence in folder `path` lazily, detecting its format.
@@ -82,6 +87,8 @@ def open(  # noqa: A001 - the package's verb: semslam.datasets.open(path)
     replace its fields. `format` skips detection ("tum", "semslam-synthetic", "icl-nuim",
     "7scenes", "scannet"). `intrinsics` replaces the reader's camera. With
     `require_ground_truth`, frames without a ground-truth pose are a GroundTruthError.
+    `path` may also be a RealSense recording file (.db3, .bag), read with `realsense_config`
+    (post-processing filters, frame pairing; defaults when None).
     """
     options = ReaderOptions(
         config=resolve_config(config, overrides), intrinsics=intrinsics, require_ground_truth=require_ground_truth
@@ -93,4 +100,6 @@ def open(  # noqa: A001 - the package's verb: semslam.datasets.open(path)
         reader = FORMATS[format]
     else:
         raise FormatNotRecognizedError(f"unknown format {format!r}; known: {sorted(FORMATS)}")
+    if reader.format == realsense.FORMAT:
+        return realsense.open_recording(path, options, realsense_config)
     return reader.open(path, options)
