@@ -406,6 +406,92 @@ class RealSenseConfig(_Section):
     )
 
 
+class OracleInstancesConfig(_Section):
+    """The oracle instance segmenter (synthetic sequences only): ground-truth instances degraded as
+    a detector errs. The defaults are issue 5's test setting: 20% missed, 10% false positives, 10%
+    wrong classes (see semslam/segmentation/oracle_instances.py)."""
+
+    miss: float = Field(0.2, ge=0, le=1, description="chance that a visible instance is not detected in a frame")
+    false_positive: float = Field(
+        0.1, ge=0, description="false detections per frame, as a fraction of the true ones (Poisson mean)"
+    )
+    wrong_class: float = Field(0.1, ge=0, le=1, description="chance that a detection carries a confusable class")
+    boundary: int = Field(2, ge=0, description="px; each mask is eroded or dilated by up to this radius")
+    split: float = Field(0.0, ge=0, le=1, description="chance that a detection is split in two across its long axis")
+    merge: float = Field(
+        0.0, ge=0, le=1, description="chance that a detection is merged with a touching one (one mask, larger's class)"
+    )
+    min_pixels: int = Field(100, ge=1, description="px; instances with fewer visible pixels are not detected")
+    score_range: tuple[float, float] = Field(
+        (0.6, 1.0), description="scores of true detections, uniform in this range"
+    )
+    false_score_range: tuple[float, float] = Field(
+        (0.3, 0.8), description="scores of false positives, uniform in this range"
+    )
+    seed: int = Field(0, description="random seed; frame k's degradation depends only on (seed, k)")
+
+
+class ObjectsConfig(_Section):
+    """Object-level mapping (Meaningful Maps, MaskFusion, Fusion++): instance masks per frame,
+    refined by a geometric segmentation of the depth, associated with map objects that carry class
+    beliefs, existence and oriented boxes."""
+
+    instances: str = Field(
+        "none", description="instance segmenter: onnx:PATH / yolo:PATH (YOLOv8-seg), oracle[:params] or none"
+    )
+    instances_device: str | None = Field(None, description="device of the instance network (None: the run's)")
+    segment_every: int = Field(1, ge=1, description="run the instance segmenter on every n-th frame")
+    detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
+    detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")
+    mask_threshold: float = Field(0.5, gt=0, lt=1, description="YOLO: threshold on the sigmoid mask")
+    min_mask_pixels: int = Field(200, ge=1, description="px; smaller detections are ignored")
+    oracle: OracleInstancesConfig = OracleInstancesConfig()
+    # geometric segmentation (Tateno et al. 2016, MaskFusion)
+    refine_masks: bool = Field(True, description="snap masks to the geometric segments they overlap most")
+    edge_threshold: float = Field(
+        0.02, gt=0, description="m; an edge where phi_d + concavity_weight * phi_c exceeds this (mid-fusion: 0.02)"
+    )
+    concavity_weight: float = Field(0.1, ge=0, description="lambda of the concavity term (mid-fusion: 0.1)")
+    edge_radius: int = Field(1, ge=1, description="px; neighbours at this offset enter the edge terms")
+    segment_min_pixels: int = Field(50, ge=1, description="px; smaller geometric segments are ignored")
+    refine_segment_overlap: float = Field(
+        0.5, gt=0, le=1, description="a segment joins the mask that covers more than this fraction of it"
+    )
+    refine_min_keep: float = Field(
+        0.5, gt=0, le=1, description="refined masks smaller than this fraction of the original keep the original"
+    )
+    # association (Meaningful Maps: > 50% of the points within 2 cm)
+    match_distance: float = Field(0.02, gt=0, description="m; a detection point agrees with an object within this")
+    match_fraction: float = Field(
+        0.5, gt=0, le=1, description="a detection matches an object when more than this fraction of its points agree"
+    )
+    match_iou: float = Field(0.5, gt=0, le=1, description="or when its mask overlaps the object's projection this much")
+    class_weight: float = Field(
+        0.5, ge=0, description="weight of class compatibility (object's probability of the detection's class)"
+    )
+    min_match_score: float = Field(0.5, ge=0, description="a candidate needs at least this total score")
+    new_object_score: float = Field(0.5, ge=0, le=1, description="unmatched detections need this score to start an object")
+    max_points: int = Field(2000, ge=10, description="detection points (subsampled) used for the 3D agreement test")
+    # per-object beliefs
+    class_floor: float = Field(1e-3, ge=0, lt=1, description="class probabilities are kept above this after an update")
+    visible_min_pixels: int = Field(
+        300, ge=1, description="px; an object is expected to be seen when it covers this many pixels of the index map"
+    )
+    existence_threshold: float = Field(
+        0.3, gt=0, lt=1, description="objects whose detected / expected ratio falls below this are dropped (Fusion++)"
+    )
+    existence_min_expected: int = Field(
+        5, ge=1, description="frames an object must have been expected in before the existence test applies"
+    )
+    min_detections: int = Field(3, ge=1, description="objects detected fewer times are dropped at the end")
+    min_surfels: int = Field(20, ge=1, description="objects with fewer surfels are dropped")
+    merge_overlap: float = Field(
+        0.3, gt=0, le=1, description="same-class objects merge when this fraction of the smaller's surfels lie within "
+        "match_distance of the other's"
+    )
+    maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
+
+
 class Config(_Section):
     """Everything a semslam run is configured with."""
 
@@ -418,6 +504,7 @@ class Config(_Section):
     demo: DemoConfig = DemoConfig()
     eval: EvalConfig = EvalConfig()
     semantics: SemanticsConfig = SemanticsConfig()
+    objects: ObjectsConfig = ObjectsConfig()
     realsense: RealSenseConfig = RealSenseConfig()
 
 

@@ -70,3 +70,38 @@ def segmenter_from_config(semantics, run_device: str = "cpu") -> Segmenter | Non
     device, input_size, oracle)."""
     return make_segmenter(semantics.segmenter, semantics.labels, semantics.segmenter_device or run_device,
                           semantics.input_size, semantics.oracle)
+
+
+def make_instance_segmenter(spec: str, labels: str = "nyu40", device: str | None = "cpu", objects=None,
+                            threads: int | None = None):
+    """The instance segmenter `spec` names (`objects.instances`, `--instances`): onnx:PATH or yolo:PATH
+    of a YOLOv8-seg model (YoloSegmenter, thresholds from `objects`), oracle[:PARAMS] (degraded
+    ground-truth instances, OracleInstanceSegmenter; PARAMS: a preset perfect | noisy | heavy and/or
+    key=value pairs on top of objects.oracle) or none (None). `objects`: an ObjectsConfig.
+    SegmentationError on a bad spec or a model without instance outputs."""
+    from ..config import ObjectsConfig
+
+    objects = objects or ObjectsConfig()
+    spec = (spec or "none").strip()
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "none":
+        if arg:
+            raise SegmentationError(f"instance segmenter 'none' takes no argument, got {spec!r}")
+        return None
+    if kind == "oracle":
+        from .oracle_instances import OracleInstanceSegmenter, parse_oracle_instance_params
+
+        return OracleInstanceSegmenter(parse_oracle_instance_params(arg, objects.oracle), labels=labels)
+    if kind in ("onnx", "yolo"):
+        from .yolo import YoloSegmenter, is_instance_model
+
+        if not arg.strip():
+            raise SegmentationError(f"instance segmenter {spec!r}: give the model file, as {kind}:PATH")
+        if kind == "onnx" and not is_instance_model(arg.strip()):
+            raise SegmentationError(f"instance segmenter {spec!r}: the model's sidecar describes no instance outputs "
+                                    f"(detections and mask prototypes); use a YOLOv8-seg model")
+        return YoloSegmenter(arg.strip(), labels=labels, device=device or "cpu",
+                             score_threshold=objects.detection_score, iou_threshold=objects.detection_iou,
+                             mask_threshold=objects.mask_threshold, threads=threads)
+    raise SegmentationError(f"unknown instance segmenter {spec!r}; use onnx:PATH, yolo:PATH, oracle[:params] or none")
