@@ -22,6 +22,7 @@ namespace semslam {
 namespace pybind {
 void BindFrame(py::module_& m);
 void BindMap(py::module_& m);
+void BindObjects(py::module_& m);
 void BindOdometry(py::module_& m);
 void BindPipeline(py::module_& m);
 void BindSemantics(py::module_& m);
@@ -94,6 +95,7 @@ PYBIND11_MODULE(_core, m) {
 
     semslam::pybind::BindFrame(m);
     semslam::pybind::BindMap(m);
+    semslam::pybind::BindObjects(m);
     semslam::pybind::BindOdometry(m);
     semslam::pybind::BindPipeline(m);
     semslam::pybind::BindSemantics(m);

@@ -1,0 +1,2 @@
+// CPU (OpenMP) instantiation of the geometric segmentation kernels.
+#include "semslam/objects/kernel/GeometricSegmentationImpl.h"

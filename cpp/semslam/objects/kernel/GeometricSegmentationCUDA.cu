@@ -1,0 +1,2 @@
+// CUDA instantiation of the geometric segmentation kernels.
+#include "semslam/objects/kernel/GeometricSegmentationImpl.h"
