@@ -450,20 +450,27 @@ class FrameConverter:
         raise RealSenseError(f"colour format {fmt} is not supported (use one of {', '.join(COLOUR_FORMATS)})")
 
     def close(self) -> None:
-        if self._composed is not None:
-            self._compose = None
-            self._composed = None
+        """Release the librealsense blocks (and the frames they hold) while the device is there."""
+        self._filters = []
+        self._align = self._compose = self._composed = None
 
 
 # -- recordings ---------------------------------------------------------------------------------
 
-_OPEN_PLAYBACKS: "weakref.WeakSet[Playback]" = weakref.WeakSet()
+# Playbacks, recordings and cameras still open at exit are closed before Python shuts down: a
+# librealsense thread calling into (or a block releasing frames through) a finalising interpreter
+# aborts the process.
+OPEN_DEVICES: "weakref.WeakSet" = weakref.WeakSet()
 
 
 @atexit.register
-def _close_playbacks() -> None:  # a playback thread must not wait on Python while it shuts down
-    for playback in list(_OPEN_PLAYBACKS):
-        playback.close()
+def _close_open_devices() -> None:
+    # owners first: a recording releases its frames and filters before its playback goes
+    for thing in sorted(OPEN_DEVICES, key=lambda t: isinstance(t, Playback)):
+        try:
+            thing.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; one failure must not keep others open
+            pass
 
 
 class Playback:
@@ -492,7 +499,9 @@ class Playback:
         self._started = False
         self._closed = False
         self._playback = playback
-        _OPEN_PLAYBACKS.add(self)
+        self._last_item = None
+        self._stopped = threading.Event()
+        OPEN_DEVICES.add(self)
 
     def _callback(self, stream: str) -> Callable:
         if self._keep:
@@ -508,9 +517,11 @@ class Playback:
 
     def _on_status(self, status) -> None:
         # `stopped` comes after the sensors' dispatchers have delivered every frame of the file
-        if status == self.rs.playback_status.stopped and self._started:
-            self.pairer.finish()
-            self._queue.put(_END)
+        if status == self.rs.playback_status.stopped:
+            if self._started and not self._closed:
+                self.pairer.finish()
+                self._queue.put(_END)
+            self._stopped.set()
 
     def pairs(self):
         s = self.streams
@@ -530,6 +541,7 @@ class Playback:
                 if self._closed:
                     return
                 continue
+            self._last_item = item
             yield item
 
     def close(self) -> None:
@@ -537,6 +549,8 @@ class Playback:
             return
         self._closed = True
         self._queue.close()
+        if self._last_item is not None:  # frames must not outlive their device
+            self._last_item.depth = self._last_item.colour = None
         for sensor in (self.streams.depth_sensor, self.streams.colour_sensor):
             for step in (sensor.stop, sensor.close):
                 try:
@@ -544,11 +558,15 @@ class Playback:
                 except RuntimeError:  # not started / already stopped
                     pass
         self._queue.close()
+        if self._started:
+            # the playback thread reports `stopped` through our callback: let it do so now, not
+            # while Python shuts down (a librealsense thread entering a finalising Python aborts)
+            self._stopped.wait(timeout=2.0)
         try:
             self._ctx.unload_device(str(self.path))
         except RuntimeError:
             pass
-        _OPEN_PLAYBACKS.discard(self)
+        OPEN_DEVICES.discard(self)
 
 
 @dataclass
@@ -616,6 +634,7 @@ class RealSenseRecording(Sequence):
         self._pairs = None
         self._converter: FrameConverter | None = None
         self._last = -1
+        OPEN_DEVICES.add(self)
 
     @property
     def camera(self) -> dict:
@@ -635,10 +654,10 @@ class RealSenseRecording(Sequence):
         self._last = -1
 
     def _stop_playback(self) -> None:
-        if self._playback is not None:
+        if self._playback is not None:  # frames and filters go before the device they came from
             self._pairs.close()
-            self._playback.close()
             self._converter.close()
+            self._playback.close()
         self._playback = self._pairs = self._converter = None
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from typing import Iterator
 from ..config import RealSenseConfig
 from .frame import Frame
 from .realsense import (
+    OPEN_DEVICES,
     FrameConverter,
     FramePairer,
     PairQueue,
@@ -105,6 +106,7 @@ class RealSenseCamera:
         self.counts = self.pairer.counts
         self._queue = PairQueue(cfg.queue_size, blocking=False, counts=self.counts)
         self.frames_delivered = 0
+        OPEN_DEVICES.add(self)
 
     # -- finding and watching the device -------------------------------------------------------
     def _find(self, serial: str | None):
