@@ -102,7 +102,8 @@ class RealSenseCamera:
         self._streams_info = self.streams.describe()
         self.converter = FrameConverter(rs, self.streams, cfg)
         self.intrinsics = self.converter.intrinsics
-        self.pairer = FramePairer(cfg.pair_tolerance * 1000.0 / cfg.fps, self._deliver, max_waiting=2 * cfg.fps)
+        # a few frames per stream wait for their partner: kept frames come from the camera's small frame pool
+        self.pairer = FramePairer(cfg.pair_tolerance * 1000.0 / cfg.fps, self._deliver, max_waiting=4)
         self.counts = self.pairer.counts
         self._queue = PairQueue(cfg.queue_size, blocking=False, counts=self.counts)
         self.frames_delivered = 0
