@@ -33,6 +33,9 @@ class DatasetConfig(_Section):
     gt_max_time_difference: float = Field(
         0.05, gt=0, description="s; a frame needs ground truth on both sides within this gap to interpolate"
     )
+    read_ahead: int = Field(
+        2, ge=0, description="frames decoded ahead of the mapping loop on a reader thread (0: read in the loop)"
+    )
 
 
 class PreprocessConfig(_Section):

@@ -42,13 +42,59 @@ void ParallelFor(const Device& device, int64_t n, const F& f) {
     SEMSLAM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+// ParallelFor2D over a width x height image: f(x, y) for every pixel (row-major i = y * width + x).
+template <typename F>
+__global__ void GridStride2DKernel(int width, int64_t n, F f) {
+    const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const int y = static_cast<int>(i / width);
+        f(static_cast<int>(i - static_cast<int64_t>(y) * width), y);
+    }
+}
+
+template <typename F>
+void ParallelFor2D(const Device& device, int width, int height, const F& f) {
+    const int64_t n = static_cast<int64_t>(width) * height;
+    if (width <= 0 || height <= 0) return;
+    constexpr int kThreads = 256;
+    const int64_t wanted = (n + kThreads - 1) / kThreads;
+    const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
+    cuda::ScopedDevice scope(device.id());
+    GridStride2DKernel<<<blocks, kThreads>>>(width, n, f);
+    SEMSLAM_CUDA_CHECK(cudaGetLastError());
+    SEMSLAM_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 #else
+
+// Iterations per chunk: work per item is often uneven and clustered (pixels without depth in
+// image regions, surfels out of view at the start of the arrays), so the chunks are dealt to the
+// threads in turn (a fixed assignment, no shared counter) rather than one contiguous half each.
+inline int64_t ParallelChunk(int64_t n) {
+    const int64_t chunk = n / 64;
+    return chunk < 1 ? 1 : (chunk > 4096 ? 4096 : chunk);
+}
 
 template <typename F>
 void ParallelFor(const Device& /*device*/, int64_t n, const F& f) {
-#pragma omp parallel for schedule(static)
+    if (n <= 0) return;
+    const int64_t chunk = ParallelChunk(n);
+#pragma omp parallel for schedule(static, chunk)
     for (int64_t i = 0; i < n; ++i) {
         f(i);
+    }
+}
+
+// ParallelFor2D over a width x height image: f(x, y) for every pixel (row-major i = y * width + x).
+// Threads take chunks of rows and walk each row left to right: no division per pixel, and the
+// compiler sees the inner loop over x.
+template <typename F>
+void ParallelFor2D(const Device& /*device*/, int width, int height, const F& f) {
+    if (width <= 0 || height <= 0) return;
+    const int64_t chunk = ParallelChunk(height);
+#pragma omp parallel for schedule(static, chunk)
+    for (int y = 0; y < height; ++y) {
+        for (int x = 0; x < width; ++x) f(x, y);
     }
 }
 

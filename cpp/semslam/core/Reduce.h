@@ -164,34 +164,31 @@ void ReduceNormalEquations(const Device& device, int64_t n, const F& f, double* 
 
 #else
 
+// Elements per double partial of ReduceSum on the CPU: partials are kept per run and summed in
+// run order, so the result does not depend on which thread took which run.
+constexpr int64_t kSumRun = 4096;
+
 template <int N, typename F>
 void ReduceSum(const Device& /*device*/, int64_t n, const F& f, double* out) {
     for (int k = 0; k < N; ++k) out[k] = 0.0;
     if (n <= 0) return;
-#ifdef _OPENMP
-    const int threads = omp_get_max_threads();
-#else
-    const int threads = 1;
-#endif
-    std::vector<double> partials(static_cast<size_t>(threads) * N, 0.0);
-#pragma omp parallel num_threads(threads)
-    {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
-        double* acc = partials.data() + static_cast<size_t>(t) * N;
+    const int64_t runs = (n + kSumRun - 1) / kSumRun;
+    std::vector<double> partials(static_cast<size_t>(runs) * N, 0.0);
+#pragma omp parallel for schedule(static, 1)
+    for (int64_t run = 0; run < runs; ++run) {
+        double acc[N];
+        for (int k = 0; k < N; ++k) acc[k] = 0.0;
         float row[N];
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; ++i) {
+        const int64_t begin = run * kSumRun, end = begin + kSumRun < n ? begin + kSumRun : n;
+        for (int64_t i = begin; i < end; ++i) {
             if (f(i, row)) {
                 for (int k = 0; k < N; ++k) acc[k] += row[k];
             }
         }
+        for (int k = 0; k < N; ++k) partials[static_cast<size_t>(run) * N + k] = acc[k];
     }
-    for (int t = 0; t < threads; ++t) {
-        for (int k = 0; k < N; ++k) out[k] += partials[static_cast<size_t>(t) * N + k];
+    for (int64_t run = 0; run < runs; ++run) {
+        for (int k = 0; k < N; ++k) out[k] += partials[static_cast<size_t>(run) * N + k];
     }
 }
 
@@ -205,7 +202,7 @@ void ReduceAccumulate(const Device& /*device*/, int64_t n, const F& f, double* o
     if (n <= 0) return;
     const int64_t runs = (n + kAccumulateRun - 1) / kAccumulateRun;
     std::vector<float> partials(static_cast<size_t>(runs) * N);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static, 4)
     for (int64_t run = 0; run < runs; ++run) {
         float acc[N];
         for (int k = 0; k < N; ++k) acc[k] = 0.0f;
@@ -295,7 +292,7 @@ void ReduceNormalEquations(const Device& /*device*/, int64_t n, const F& f, doub
     {
         std::vector<NormalEquationRows<T>> storage(1);  // 16 KB per term: on the heap, not the stack
         NormalEquationRows<T>& rows = storage[0];
-#pragma omp for schedule(static)
+#pragma omp for schedule(static, 4)
         for (int64_t run = 0; run < runs; ++run) {
             rows.Clear();
             const int64_t begin = run * kAccumulateRun;

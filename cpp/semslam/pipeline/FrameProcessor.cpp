@@ -11,21 +11,6 @@
 namespace semslam {
 namespace pipeline {
 
-namespace {
-
-template <typename T>
-void CopyOnDevice(const core::Buffer<T>& src, core::Buffer<T>& dst) {
-    if (src.device().IsCPU()) {
-        std::copy(src.data(), src.data() + src.size(), dst.data());
-    } else {
-#ifdef SEMSLAM_WITH_CUDA
-        core::cuda::MemcpyDeviceToDevice(dst.data(), src.data(), src.bytes(), src.device().id());
-#endif
-    }
-}
-
-}  // namespace
-
 FrameProcessor::FrameProcessor(const core::Device& device, int width, int height,
                                const core::PinholeIntrinsics& intrinsics, const FrameProcessorParams& params,
                                const odometry::OdometryParams& odometry_params)
@@ -40,9 +25,8 @@ FrameProcessor::FrameProcessor(const core::Device& device, int width, int height
     depth_ = core::Buffer<float>(n, device);
     depth_filtered_ = core::Buffer<float>(n, device);
     vertices_raw_ = core::Buffer<float>(3 * n, device);
-    vertices_filtered_ = core::Buffer<float>(3 * n, device);
-    normals_ = core::Buffer<float>(3 * n, device);
     rgb_ = core::Buffer<uint8_t>(3 * n, device);
+    last_depth_filtered_ = core::Buffer<float>(n, device);
     last_vertices_ = core::Buffer<float>(3 * n, device);
     last_normals_ = core::Buffer<float>(3 * n, device);
     last_rgb_ = core::Buffer<uint8_t>(3 * n, device);
@@ -59,10 +43,11 @@ FrameStats FrameProcessor::SetFrame(const float* depth, const uint8_t* rgb) {
     stats.invalid_depth_values = SEMSLAM_DISPATCH_VALUE(device_, SanitiseDepth, depth_.data(), n);
     frame::BilateralFilter(depth_, depth_filtered_, width_, height_, params_.bilateral);
     frame::ComputeVertexMap(depth_, vertices_raw_, width_, height_, intrinsics_);
-    frame::ComputeVertexMap(depth_filtered_, vertices_filtered_, width_, height_, intrinsics_);
-    frame::ComputeNormalMap(vertices_filtered_, normals_, width_, height_);
+    // The tracking pyramid's level 0 holds the filtered depth's vertex and normal maps: fusion reads
+    // its normals from there (no second copy of the same maps).
     odometry_->SetCurrent(depth_filtered_, rgb_);
-    stats.valid_pixels = SEMSLAM_DISPATCH_VALUE(device_, CountValidPoints, vertices_filtered_.data(), n);
+    stats.valid_pixels =
+        SEMSLAM_DISPATCH_VALUE(device_, CountValidPoints, odometry_->current(0).vertices.data(), n);
     return stats;
 }
 
@@ -76,6 +61,9 @@ ReferenceStats FrameProcessor::PredictReference(map::SurfelMap& map, const core:
         odometry_->SetReference(prediction.vertices, prediction.normals, prediction.intensity);
         return stats;
     }
+    // the last tracked frame's maps, from its filtered depth (kept by Fuse)
+    frame::ComputeVertexMap(last_depth_filtered_, last_vertices_, width_, height_, intrinsics_);
+    frame::ComputeNormalMap(last_vertices_, last_normals_, width_, height_);
     SEMSLAM_DISPATCH(device_, FillIn, prediction.vertices.data(), prediction.normals.data(),
                      prediction.intensity.data(), last_vertices_.data(), last_normals_.data(), last_rgb_.data(),
                      map::kIntensityScale, ref_vertices_.data(), ref_normals_.data(), ref_intensity_.data(), n);
@@ -89,11 +77,12 @@ odometry::TrackResult FrameProcessor::Track(const core::Rigid3f& T_ref_cur_init)
 }
 
 map::FuseStats FrameProcessor::Fuse(map::SurfelMap& map, const core::Rigid3f& T_world_cam, int time) {
-    const map::FuseStats stats =
-        map.Fuse(vertices_raw_, normals_, rgb_, T_world_cam, intrinsics_, width_, height_, time);
-    CopyOnDevice(vertices_filtered_, last_vertices_);
-    CopyOnDevice(normals_, last_normals_);
-    CopyOnDevice(rgb_, last_rgb_);
+    const map::FuseStats stats = map.Fuse(vertices_raw_, odometry_->current(0).normals, rgb_, T_world_cam,
+                                          intrinsics_, width_, height_, time);
+    // This frame becomes the last tracked one: its filtered depth and colour change places with the
+    // buffers the next SetFrame overwrites (no copies).
+    std::swap(depth_filtered_, last_depth_filtered_);
+    std::swap(rgb_, last_rgb_);
     has_last_ = true;
     return stats;
 }

@@ -60,10 +60,11 @@ private:
     FrameProcessorParams params_;
     std::unique_ptr<odometry::RGBDOdometry> odometry_;
     // the current frame
-    core::Buffer<float> depth_, depth_filtered_, vertices_raw_, vertices_filtered_, normals_;
+    core::Buffer<float> depth_, depth_filtered_, vertices_raw_;  // filtered vertices/normals: the odometry's level 0
     core::Buffer<uint8_t> rgb_;
-    // the last tracked (fused) frame, for fill-in
-    core::Buffer<float> last_vertices_, last_normals_;
+    // the last tracked (fused) frame, for fill-in: its filtered depth and colour; its vertex and
+    // normal maps are computed from them when a fill-in needs them
+    core::Buffer<float> last_depth_filtered_, last_vertices_, last_normals_;
     core::Buffer<uint8_t> last_rgb_;
     bool has_last_ = false;
     // the tracking reference when filled in

@@ -143,8 +143,8 @@ void SEMSLAM_KERNEL(BilateralFilter)(const core::Device& device, const float* de
 void SEMSLAM_KERNEL(ComputeVertexMap)(const core::Device& device, const float* depth, float* vertices, int width,
                                       int height, PinholeIntrinsics K) {
     const float inv_fx = 1.0f / K.fx, inv_fy = 1.0f / K.fy;
-    core::ParallelFor(device, static_cast<int64_t>(width) * height, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % width), y = static_cast<int>(i / width);
+    core::ParallelFor2D(device, width, height, SEMSLAM_LAMBDA(int x, int y) {
+        const int64_t i = static_cast<int64_t>(y) * width + x;
         const float z = depth[i];
         Vec3f v;
         if (z > 0.0f && core::IsFinite(z)) {
@@ -159,8 +159,8 @@ void SEMSLAM_KERNEL(ComputeVertexMap)(const core::Device& device, const float* d
 
 void SEMSLAM_KERNEL(ComputeNormalMap)(const core::Device& device, const float* vertices, float* normals, int width,
                                       int height) {
-    core::ParallelFor(device, static_cast<int64_t>(width) * height, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % width), y = static_cast<int>(i / width);
+    core::ParallelFor2D(device, width, height, SEMSLAM_LAMBDA(int x, int y) {
+        const int64_t i = static_cast<int64_t>(y) * width + x;
         const float nan = core::QuietNaN();
         Vec3f n = {nan, nan, nan};
         if (x > 0 && y > 0 && x < width - 1 && y < height - 1) {

@@ -20,32 +20,60 @@ SEMSLAM_HOST_DEVICE inline float Binomial5(int offset) {
     return offset == 0 ? 0.375f : (offset == 1 || offset == -1) ? 0.25f : 0.0625f;
 }
 
-void SEMSLAM_KERNEL(PyrDownDepth)(const core::Device& device, const float* depth_in, float* depth_out, int width,
-                                  int height, float sigma_depth) {
-    const int out_w = width / 2, out_h = height / 2;
-    const float gate = 3.0f * sigma_depth;
-    core::ParallelFor(device, static_cast<int64_t>(out_w) * out_h, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % out_w), y = static_cast<int>(i / out_w);
-        const int sx = 2 * x, sy = 2 * y;
-        const float centre = depth_in[static_cast<int64_t>(sy) * width + sx];
-        if (!(centre > 0.0f) || !core::IsFinite(centre)) {
-            depth_out[i] = 0.0f;
-            return;
+// Sums w(dx) w(dy) value over the 5x5 window around source pixel (sx, sy) for the values `take`
+// accepts: into *sum and *weight_sum. Pixels whose window lies inside the image skip the bounds
+// tests (fixed trip counts the compiler unrolls); the border pixels test each tap.
+template <typename Take>
+SEMSLAM_HOST_DEVICE inline void Binomial5x5(const float* in, int width, int height, int sx, int sy, const Take& take,
+                                            float* sum, float* weight_sum) {
+    float s = 0.0f, ws = 0.0f;
+    if (sx >= 2 && sy >= 2 && sx + 2 < width && sy + 2 < height) {
+        for (int dy = -2; dy <= 2; ++dy) {
+            const float* row = in + static_cast<int64_t>(sy + dy) * width + sx;
+            const float wy = Binomial5(dy);
+            for (int dx = -2; dx <= 2; ++dx) {
+                const float value = row[dx];
+                if (!take(value)) continue;
+                const float w = Binomial5(dx) * wy;
+                s += w * value;
+                ws += w;
+            }
         }
-        float sum = 0.0f, weight_sum = 0.0f;
+    } else {
         for (int dy = -2; dy <= 2; ++dy) {
             const int v = sy + dy;
             if (v < 0 || v >= height) continue;
             for (int dx = -2; dx <= 2; ++dx) {
                 const int u = sx + dx;
                 if (u < 0 || u >= width) continue;
-                const float d = depth_in[static_cast<int64_t>(v) * width + u];
-                if (!(d > 0.0f) || !core::IsFinite(d) || fabsf(d - centre) >= gate) continue;
+                const float value = in[static_cast<int64_t>(v) * width + u];
+                if (!take(value)) continue;
                 const float w = Binomial5(dx) * Binomial5(dy);
-                sum += w * d;
-                weight_sum += w;
+                s += w * value;
+                ws += w;
             }
         }
+    }
+    *sum = s;
+    *weight_sum = ws;
+}
+
+void SEMSLAM_KERNEL(PyrDownDepth)(const core::Device& device, const float* depth_in, float* depth_out, int width,
+                                  int height, float sigma_depth) {
+    const int out_w = width / 2, out_h = height / 2;
+    const float gate = 3.0f * sigma_depth;
+    core::ParallelFor2D(device, out_w, out_h, SEMSLAM_LAMBDA(int x, int y) {
+        const int64_t i = static_cast<int64_t>(y) * out_w + x;
+        const int sx = 2 * x, sy = 2 * y;
+        const float centre = depth_in[static_cast<int64_t>(sy) * width + sx];
+        if (!(centre > 0.0f) || !core::IsFinite(centre)) {
+            depth_out[i] = 0.0f;
+            return;
+        }
+        float sum, weight_sum;
+        Binomial5x5(depth_in, width, height, sx, sy,
+                    [=](float d) { return d > 0.0f && core::IsFinite(d) && fabsf(d - centre) < gate; }, &sum,
+                    &weight_sum);
         depth_out[i] = sum / weight_sum;  // the centre itself always counts
     });
 }
@@ -62,31 +90,18 @@ void SEMSLAM_KERNEL(RgbToIntensity)(const core::Device& device, const uint8_t* r
 void SEMSLAM_KERNEL(PyrDownIntensity)(const core::Device& device, const float* intensity_in, float* intensity_out,
                                       int width, int height) {
     const int out_w = width / 2, out_h = height / 2;
-    core::ParallelFor(device, static_cast<int64_t>(out_w) * out_h, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % out_w), y = static_cast<int>(i / out_w);
-        const int sx = 2 * x, sy = 2 * y;
-        float sum = 0.0f, weight_sum = 0.0f;
-        for (int dy = -2; dy <= 2; ++dy) {
-            const int v = sy + dy;
-            if (v < 0 || v >= height) continue;
-            for (int dx = -2; dx <= 2; ++dx) {
-                const int u = sx + dx;
-                if (u < 0 || u >= width) continue;
-                const float value = intensity_in[static_cast<int64_t>(v) * width + u];
-                if (!core::IsFinite(value)) continue;
-                const float w = Binomial5(dx) * Binomial5(dy);
-                sum += w * value;
-                weight_sum += w;
-            }
-        }
-        intensity_out[i] = weight_sum > 0.0f ? sum / weight_sum : core::QuietNaN();
+    core::ParallelFor2D(device, out_w, out_h, SEMSLAM_LAMBDA(int x, int y) {
+        float sum, weight_sum;
+        Binomial5x5(intensity_in, width, height, 2 * x, 2 * y, [](float value) { return core::IsFinite(value); },
+                    &sum, &weight_sum);
+        intensity_out[static_cast<int64_t>(y) * out_w + x] = weight_sum > 0.0f ? sum / weight_sum : core::QuietNaN();
     });
 }
 
 void SEMSLAM_KERNEL(IntensityGradients)(const core::Device& device, const float* intensity, float* dIdx, float* dIdy,
                                         int width, int height) {
-    core::ParallelFor(device, static_cast<int64_t>(width) * height, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % width), y = static_cast<int>(i / width);
+    core::ParallelFor2D(device, width, height, SEMSLAM_LAMBDA(int x, int y) {
+        const int64_t i = static_cast<int64_t>(y) * width + x;
         float gx = core::QuietNaN(), gy = core::QuietNaN();
         if (x > 0 && y > 0 && x < width - 1 && y < height - 1) {
             float p[3][3];
@@ -111,8 +126,8 @@ void SEMSLAM_KERNEL(PyrDownPoints)(const core::Device& device, const float* poin
                                    int height, bool normalise) {
     const int out_w = width / 2, out_h = height / 2;
     (void)height;
-    core::ParallelFor(device, static_cast<int64_t>(out_w) * out_h, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % out_w), y = static_cast<int>(i / out_w);
+    core::ParallelFor2D(device, out_w, out_h, SEMSLAM_LAMBDA(int x, int y) {
+        const int64_t i = static_cast<int64_t>(y) * out_w + x;
         const int64_t s = static_cast<int64_t>(2 * y) * width + 2 * x;
         const Vec3f a = core::Load3(points_in + 3 * s), b = core::Load3(points_in + 3 * (s + 1));
         const Vec3f c = core::Load3(points_in + 3 * (s + width)), d = core::Load3(points_in + 3 * (s + width + 1));

@@ -41,8 +41,8 @@ void SEMSLAM_KERNEL(Associate)(const core::Device& device, SurfelArrays s, const
     const int fine_width = width * scale, fine_height = height * scale;
     const float half_window = 0.5f * static_cast<float>(scale * params.window_multiplier);
     const float cos_gate = cosf(params.fuse_normal_angle);
-    core::ParallelFor(device, static_cast<int64_t>(width) * height, SEMSLAM_LAMBDA(int64_t i) {
-        const int x = static_cast<int>(i % width), y = static_cast<int>(i / width);
+    core::ParallelFor2D(device, width, height, SEMSLAM_LAMBDA(int x, int y) {
+        const int64_t i = static_cast<int64_t>(y) * width + x;
         pixel_match[i] = -2;
         flags[i] = 0;
         if (!FusablePixel(vertices, normals, x, y, width, height, time, params)) return;
