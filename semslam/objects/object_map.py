@@ -1,0 +1,375 @@
+"""The object map: instances detected per frame, associated with objects that live on the surfels.
+
+Each surfel carries an instance id (`SurfelMap` field instance_ids, -1 = none) that is an object's
+id here; the core keeps it aligned through fusion, merging and clean-up, so an object's surfel set
+is always "the surfels whose id is mine" and follows the map. Per object this module keeps what
+the surfels cannot: class probabilities, how often it was detected and expected, the frames it was
+seen in, its oriented box.
+
+One segmented frame (after fusion, with the index map at the frame's pose):
+  1. detections below `min_mask_pixels` are ignored; masks are snapped to the geometric segments
+     of the depth (geometric.refine_mask) when `refine_masks`;
+  2. candidates of a detection: the objects whose surfels the index map shows inside its mask;
+     score = mask IoU (mask vs the object's projection) + the fraction of the detection's 3D
+     points within `match_distance` of the object's surfels (Meaningful Maps: a match needs more
+     than `match_fraction`, or an IoU above `match_iou`) + class_weight x the object's
+     probability of the detection's class; pairs above `min_match_score` are matched greedily by
+     score, one object per detection;
+  3. a matched detection updates its object's class probabilities (recursive Bayes with the
+     detection's score as the likelihood of its class, the rest shared by the other classes) and
+     gives the object the unowned surfels under its mask; an unmatched one with a score of at
+     least `new_object_score` starts an object;
+  4. every object covering at least `visible_min_pixels` of the index map was expected to be
+     seen (Fusion++'s existence: detections / expected).
+Every `maintain_every` frames and at the end: surfel counts and oriented boxes from the surfels;
+objects with too low an existence, too few surfels or (at the end) too few detections are dropped
+and their surfels freed; same-class objects whose surfels overlap are merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import ObjectsConfig
+from ..segmentation.base import Segmentation
+from ..segmentation.labels import LabelSet
+from .geometric import refine_mask, segment_depth
+
+
+@dataclass
+class OrientedBox:
+    """centre (3,) and extent (3,) full side lengths in metres; rotation (3, 3) whose columns are
+    the box axes in the world frame (z up for boxes of gravity-aligned objects)."""
+
+    centre: np.ndarray
+    extent: np.ndarray
+    rotation: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"centre": [float(v) for v in self.centre], "extent": [float(v) for v in self.extent],
+                "rotation": [[float(v) for v in row] for row in self.rotation]}
+
+    @property
+    def volume(self) -> float:
+        return float(np.prod(self.extent))
+
+    def contains(self, points: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        local = (np.asarray(points, np.float64) - self.centre) @ self.rotation
+        return np.all(np.abs(local) <= self.extent / 2 + margin, axis=1)
+
+
+def oriented_box(points: np.ndarray, trim: float = 0.02) -> OrientedBox:
+    """Gravity-aligned oriented box of points (N, 3), world z up: the yaw (searched in 1 degree
+    steps over 0..90) whose horizontal rectangle has the smallest area; extents between the trim
+    and 1 - trim quantiles along each axis (stray surfels at a mask's border do not inflate it)."""
+    p = np.asarray(points, np.float64)
+    if len(p) > 4000:  # the box of a regular subsample is the box
+        p = p[np.linspace(0, len(p) - 1, 4000).astype(np.int64)]
+    yaws = np.deg2rad(np.arange(90))
+    axes = np.stack([np.cos(yaws), np.sin(yaws)], 1)  # (90, 2) first horizontal axis per yaw
+    u = p[:, :2] @ axes.T  # (N, 90)
+    v = p[:, :2] @ np.stack([-axes[:, 1], axes[:, 0]], 1).T
+    area = (np.quantile(u, 1 - trim, axis=0) - np.quantile(u, trim, axis=0)) * (
+        np.quantile(v, 1 - trim, axis=0) - np.quantile(v, trim, axis=0))
+    a = axes[int(np.argmin(area))]
+    R = np.array([[a[0], -a[1], 0.0], [a[1], a[0], 0.0], [0.0, 0.0, 1.0]])
+    local = p @ R
+    lo, hi = np.quantile(local, trim, axis=0), np.quantile(local, 1 - trim, axis=0)
+    return OrientedBox(R @ ((lo + hi) / 2), np.maximum(hi - lo, 1e-3), R)
+
+
+def box_iou_3d(a: OrientedBox, b: OrientedBox, samples: int = 24) -> float:
+    """IoU of two oriented boxes, from a regular grid of samples^3 points in each box."""
+    g = (np.arange(samples) + 0.5) / samples - 0.5
+    grid = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    a_in_b = b.contains(a.centre + (grid * a.extent) @ a.rotation.T).mean()
+    b_in_a = a.contains(b.centre + (grid * b.extent) @ b.rotation.T).mean()
+    inter = 0.5 * (a_in_b * a.volume + b_in_a * b.volume)
+    union = a.volume + b.volume - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+@dataclass
+class MapObject:
+    """One object of the map. class_probs: (C,) in the object map's label set."""
+
+    id: int
+    class_probs: np.ndarray
+    first_frame: int
+    last_frame: int
+    detections: int = 0
+    expected: int = 0
+    score_sum: float = 0.0
+    surfel_count: int = 0
+    box: OrientedBox | None = None
+    frames: list[int] = field(default_factory=list)
+
+    @property
+    def class_id(self) -> int:
+        return int(np.argmax(self.class_probs))
+
+    @property
+    def existence(self) -> float:
+        """Detected / expected to be seen (Fusion++); 1 before it was ever expected."""
+        return self.detections / self.expected if self.expected else 1.0
+
+    @property
+    def score(self) -> float:
+        """Mean detection score."""
+        return self.score_sum / self.detections if self.detections else 0.0
+
+    def to_dict(self, label_set: LabelSet) -> dict:
+        probs = {label_set.names[c]: round(float(p), 4) for c, p in enumerate(self.class_probs) if p > 0.01}
+        return {
+            "id": self.id, "class_id": self.class_id, "class": label_set.names[self.class_id],
+            "class_probabilities": probs, "score": round(self.score, 4), "existence": round(self.existence, 4),
+            "detections": self.detections, "expected": self.expected, "surfel_count": self.surfel_count,
+            "first_frame": self.first_frame, "last_frame": self.last_frame,
+            "box": self.box.to_dict() if self.box is not None else None,
+        }  # fmt: skip
+
+
+@dataclass
+class FrameObjects:
+    """What one frame did: detections used, matched, new objects, and the frame's timings."""
+
+    detections: int = 0
+    matched: int = 0
+    created: int = 0
+    refined: int = 0
+
+
+def pixel_index_map(fine: np.ndarray, intrinsics) -> np.ndarray:
+    """(H, W) int32 surfel per frame pixel from the map's fine index map (H*s, W*s), where each
+    surfel is one sub-pixel (ElasticFusion's IndexMap): the largest surfel index in each pixel's
+    s x s block, -1 where there is none."""
+    h, w = intrinsics.height, intrinsics.width
+    s = fine.shape[0] // h
+    if fine.shape != (h * s, w * s):
+        raise ValueError(f"fine index map {fine.shape} is not a multiple of the frame {w}x{h}")
+    return np.ascontiguousarray(fine.reshape(h, s, w, s).max(axis=(1, 3)))
+
+
+class ObjectMap:
+    """Objects over a SurfelMap's surfels in label set `label_set` (see the module doc)."""
+
+    def __init__(self, label_set: LabelSet, config: ObjectsConfig | None = None, device: str = "cpu") -> None:
+        self.config = config or ObjectsConfig()
+        self.label_set = label_set
+        self.device = device
+        self.objects: dict[int, MapObject] = {}
+        self._next_id = 1
+        self._frames_since_maintain = 0
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    # -- one frame ---------------------------------------------------------------------------
+
+    def integrate(self, seg: Segmentation, frame_index: int, index_map: np.ndarray, positions: np.ndarray,
+                  instance_ids: np.ndarray, vertices: np.ndarray, T_world_cam: np.ndarray,
+                  normals: np.ndarray | None = None) -> FrameObjects:
+        """Associate `seg.instances` with the objects and update them.
+
+        index_map: (H, W) int32 surfel index per pixel at the frame's resolution, -1 none (the map
+        after fusing this frame). positions (N, 3) float32 world, instance_ids (N,) int32: the
+        map's surfels; instance_ids is updated in place. vertices, normals: (H, W, 3) float32
+        camera-frame maps of this frame (NaN invalid); normals only for mask refinement.
+        T_world_cam: 4x4. Returns counts."""
+        from scipy.spatial import cKDTree
+
+        c = self.config
+        if seg.label_set is not self.label_set and seg.label_set.names != self.label_set.names:
+            raise ValueError(f"instances in label set {seg.label_set.name!r}, object map in {self.label_set.name!r}")
+        stats = FrameObjects()
+        h, w = index_map.shape
+        dets = [i for i in (seg.instances or []) if i.mask.shape == (h, w) and i.mask.sum() >= c.min_mask_pixels]
+        stats.detections = len(dets)
+        masks = [i.mask for i in dets]
+        if c.refine_masks and normals is not None and dets:
+            segments = segment_depth(vertices, normals, c, self.device)
+            refined = [refine_mask(m, segments, c, [o for o in masks if o is not m]) for m in masks]
+            stats.refined = sum(not np.array_equal(a, b) for a, b in zip(refined, masks))
+            masks = refined
+        seen = index_map >= 0
+        owner = np.full((h, w), -1, np.int64)
+        owner[seen] = instance_ids[index_map[seen]]
+        obj_pixels = {o: int(n) for o, n in zip(*np.unique(owner[owner > 0], return_counts=True))}
+        R, t = np.asarray(T_world_cam)[:3, :3], np.asarray(T_world_cam)[:3, 3]
+        rng = np.random.default_rng(frame_index)
+        trees: dict[int, cKDTree] = {}
+
+        def tree(o: int):
+            if o not in trees:
+                trees[o] = cKDTree(positions[instance_ids == o])
+            return trees[o]
+
+        pairs = []  # (score, detection, object)
+        points = []
+        for d, (det, mask) in enumerate(zip(dets, masks)):
+            v = vertices[mask]
+            v = v[np.isfinite(v).all(1)]
+            if len(v) > c.max_points:
+                v = v[rng.choice(len(v), c.max_points, replace=False)]
+            pts = v.astype(np.float64) @ R.T + t
+            points.append(pts)
+            for o in np.unique(owner[mask & (owner > 0)]):
+                o = int(o)
+                if o not in self.objects:
+                    continue
+                inter = int(np.sum(mask & (owner == o)))
+                iou = inter / (np.sum(mask & seen) + obj_pixels[o] - inter)  # over pixels that show a surfel
+                frac = float(np.mean(tree(o).query(pts, distance_upper_bound=c.match_distance)[0] <= c.match_distance)) \
+                    if len(pts) else 0.0
+                if frac <= c.match_fraction and iou <= c.match_iou:
+                    continue
+                score = iou + frac + c.class_weight * float(self.objects[o].class_probs[det.class_id])
+                if score >= c.min_match_score:
+                    pairs.append((score, d, o))
+        matched_d: dict[int, int] = {}
+        used_o: set[int] = set()
+        for score, d, o in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+            if d in matched_d or o in used_o:
+                continue
+            matched_d[d] = o
+            used_o.add(o)
+        for d, (det, mask) in enumerate(zip(dets, masks)):
+            o = matched_d.get(d)
+            if o is None:
+                # an object needs surfels to live on: detections of what the map does not hold yet
+                # (beyond the fusion range, not fused yet) start nothing
+                if det.score < c.new_object_score or np.sum(mask & seen) < c.min_surfels:
+                    continue
+                o = self._new_object(frame_index)
+                self.objects[o].expected = 1  # seen on the frame that made it
+                stats.created += 1
+            else:
+                stats.matched += 1
+            obj = self.objects[o]
+            self._update_class(obj, det.class_id, det.score)
+            obj.detections += 1
+            obj.score_sum += det.score
+            obj.last_frame = frame_index
+            obj.frames.append(frame_index)
+            surfels = index_map[mask & seen]
+            surfels = surfels[instance_ids[surfels] < 0]
+            instance_ids[surfels] = o
+        for o, n in obj_pixels.items():
+            if o in self.objects and n >= c.visible_min_pixels:
+                self.objects[o].expected += 1
+        for o in matched_d.values():  # a detected object was expected too, even when barely visible before
+            if obj_pixels.get(o, 0) < c.visible_min_pixels:
+                self.objects[o].expected += 1
+        self._frames_since_maintain += 1
+        if self._frames_since_maintain >= c.maintain_every:
+            self.maintain(positions, instance_ids)
+        return stats
+
+    def integrate_map(self, surfel_map, seg: Segmentation, frame_index: int, time: int, T_world_cam: np.ndarray,
+                      intrinsics, vertices: np.ndarray, normals: np.ndarray | None = None) -> FrameObjects:
+        """`integrate` against a SurfelMap after it fused this frame: its index map at
+        T_world_cam and its surfels; the changed instance ids are written back to the map."""
+        index_map = pixel_index_map(surfel_map.render_index_map(T_world_cam, intrinsics, time), intrinsics)
+        surfels = surfel_map.surfels()
+        ids = surfels["instance_ids"].copy()
+        stats = self.integrate(seg, frame_index, index_map, surfels["positions"], ids, vertices, T_world_cam, normals)
+        if not np.array_equal(ids, surfels["instance_ids"]):
+            surfels["instance_ids"] = ids
+            surfel_map.set_surfels(surfels)
+        return stats
+
+    def finish_map(self, surfel_map) -> dict:
+        """`finish` on a SurfelMap's surfels, writing freed / merged ids back."""
+        surfels = surfel_map.surfels()
+        ids = surfels["instance_ids"].copy()
+        out = self.finish(surfels["positions"], ids)
+        if not np.array_equal(ids, surfels["instance_ids"]):
+            surfels["instance_ids"] = ids
+            surfel_map.set_surfels(surfels)
+        return out
+
+    def _new_object(self, frame_index: int) -> int:
+        o = self._next_id
+        self._next_id += 1
+        n = len(self.label_set)
+        self.objects[o] = MapObject(o, np.full(n, 1.0 / n), frame_index, frame_index)
+        return o
+
+    def _update_class(self, obj: MapObject, class_id: int, score: float) -> None:
+        n = len(obj.class_probs)
+        score = float(np.clip(score, 1e-3, 1 - 1e-3))
+        likelihood = np.full(n, (1.0 - score) / (n - 1))
+        likelihood[class_id] = score
+        p = obj.class_probs * likelihood
+        p /= p.sum()
+        p = np.maximum(p, self.config.class_floor)
+        obj.class_probs = p / p.sum()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def maintain(self, positions: np.ndarray, instance_ids: np.ndarray, final: bool = False) -> dict:
+        """Refresh surfel counts and boxes from the surfels; drop and merge objects (module doc).
+        instance_ids is updated in place (freed: -1; merged: the surviving id). Returns counts."""
+        from scipy.spatial import cKDTree
+
+        c = self.config
+        self._frames_since_maintain = 0
+        counts = np.bincount(instance_ids[instance_ids > 0], minlength=self._next_id)
+        dropped = merged = 0
+        for o in list(self.objects):
+            obj = self.objects[o]
+            obj.surfel_count = int(counts[o]) if o < len(counts) else 0
+            low_existence = obj.expected >= c.existence_min_expected and obj.existence < c.existence_threshold
+            too_small = obj.surfel_count < c.min_surfels and (final or obj.detections >= c.min_detections)
+            if low_existence or too_small or (final and obj.detections < c.min_detections):
+                del self.objects[o]
+                dropped += 1
+        alive = np.zeros(max(self._next_id, 1), bool)
+        alive[list(self.objects)] = True
+        gone = (instance_ids > 0) & ~alive[np.clip(instance_ids, 0, len(alive) - 1)]
+        instance_ids[gone] = -1
+        # merge same-class objects whose surfels overlap
+        ids = sorted(self.objects, key=lambda o: -self.objects[o].surfel_count)
+        pts = {o: positions[instance_ids == o] for o in ids}
+        for i, a in enumerate(ids):
+            if a not in self.objects:
+                continue
+            for b in ids[i + 1:]:
+                if b not in self.objects or self.objects[a].class_id != self.objects[b].class_id:
+                    continue
+                if not len(pts[a]) or not len(pts[b]):
+                    continue
+                lo, hi = pts[a].min(0) - c.match_distance, pts[a].max(0) + c.match_distance
+                if np.any(pts[b].max(0) < lo) or np.any(pts[b].min(0) > hi):
+                    continue
+                d, _ = cKDTree(pts[a]).query(pts[b], distance_upper_bound=c.match_distance)
+                if np.mean(d <= c.match_distance) > c.merge_overlap:
+                    self._merge(a, b, instance_ids)
+                    pts[a] = np.concatenate([pts[a], pts[b]])
+                    merged += 1
+        for o, obj in self.objects.items():
+            p = positions[instance_ids == o]
+            obj.surfel_count = len(p)
+            obj.box = oriented_box(p) if len(p) >= 4 else None
+        return {"dropped": dropped, "merged": merged}
+
+    def _merge(self, keep: int, other: int, instance_ids: np.ndarray) -> None:
+        a, b = self.objects[keep], self.objects.pop(other)
+        p = a.class_probs * b.class_probs  # both beliefs came from independent detections
+        a.class_probs = np.maximum(p / p.sum(), self.config.class_floor)
+        a.class_probs /= a.class_probs.sum()
+        a.detections += b.detections
+        a.expected += b.expected
+        a.score_sum += b.score_sum
+        a.first_frame, a.last_frame = min(a.first_frame, b.first_frame), max(a.last_frame, b.last_frame)
+        a.frames = sorted(set(a.frames) | set(b.frames))
+        instance_ids[instance_ids == other] = keep
+
+    def finish(self, positions: np.ndarray, instance_ids: np.ndarray) -> dict:
+        """The end-of-sequence pass: maintain with the min_detections rule."""
+        return self.maintain(positions, instance_ids, final=True)
+
+    def to_list(self) -> list[dict]:
+        return [self.objects[o].to_dict(self.label_set) for o in sorted(self.objects)]
