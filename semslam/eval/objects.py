@@ -3,8 +3,8 @@
 Truth: the scene's things (instance id, NYU40 class, oriented box of the mesh), counted as present
 when the camera saw them well enough (`visible_frames` >= min_visible_frames) and the map holds
 them (at least min_map_surfels surfels inside the box: things beyond the fusion range are not). A map object is
-assigned to the true object that contains most of its surfels (within `margin` of the true box),
-when that is more than half of them. Per true object:
+assigned to the smallest true object whose box (plus `margin`) contains more than half of its
+surfels (a larger one only when it contains 10 points more of them). Per true object:
   found       a map object of the right class (in the map's label set) is assigned to it;
   duplicates  further right-class map objects assigned to it (two map objects for one thing);
 A map object is a false positive when it is assigned to nothing, or to a thing of another class.
