@@ -165,13 +165,13 @@ class SemanticSLAM:
                 self.map.clean(self._time)
             status.fused = True
             self._T_world_cam = T_world_cam
-        if self.label_fusion is not None:  # the map is ours again: fuse finished labels, submit this frame
-            self.label_fusion.step(self.map, frame, T_world_cam, self._time, status.tracked, self.intrinsics)
         status.surfels = self.map.size
         self._time += 1
         self._timestamps.append(frame.timestamp)
         self._poses.append(T_world_cam.copy())
         self.statuses.append(status)
+        if self.label_fusion is not None:  # the map is ours again: fuse finished labels, submit this frame
+            self.label_fusion.step(self.map, frame, T_world_cam, self._time - 1, status.tracked, self.intrinsics)
         self._wall_s += time.perf_counter() - t0
         self.timers.record("frame", (time.perf_counter() - t0) * 1e3)
         return T_world_cam.copy()

@@ -227,6 +227,7 @@ def evaluate_semantic_run(run_dir: str | Path, sequence=None, device: str | None
     from ..errors import EvaluationError
     from ..io.atomic import write_json_atomic
     from ..io.map_state import load_map_state
+    from ..segmentation.base import SegmentationError
     from ..segmentation.mapping import find_mapping
     from ..semantics.render import MapLabelRenderer, match_timestamps
 
@@ -243,8 +244,17 @@ def evaluate_semantic_run(run_dir: str | Path, sequence=None, device: str | None
         sequence = datasets.open(dataset_path)
     if not sequence.has_labels:
         raise EvaluationError(f"{sequence.path} has no ground-truth label images")
-    label_set = state.label_set
-    to_map = find_mapping(ground_truth_label_set(sequence, label_set), label_set).index
+    # scores are computed in the map's label set, or in the ground truth's when only the map's
+    # classes map onto those (ADE20K map, NYU40 ground truth)
+    gt_set = ground_truth_label_set(sequence, state.label_set)
+    try:
+        gt_to_eval = find_mapping(gt_set, state.label_set).index
+        pred_to_eval = np.arange(len(state.label_set))
+        label_set = state.label_set
+    except SegmentationError:
+        gt_to_eval = np.arange(len(gt_set))
+        pred_to_eval = find_mapping(state.label_set, gt_set).index
+        label_set = gt_set
     num_classes = len(label_set)
 
     seg_dir = run_dir / "segmentation"
@@ -272,7 +282,7 @@ def evaluate_semantic_run(run_dir: str | Path, sequence=None, device: str | None
         frame = sequence[frame_index]
         if frame.labels is None:
             continue
-        gt = to_map[frame.labels.astype(np.int64)]
+        gt = gt_to_eval[frame.labels.astype(np.int64)]
         rendered = {name: r.render(state.T_world_cam[pose_index], state.intrinsics) for name, r in renderers.items()}
         mask = rendered["map"][1] >= 0
         annotated += int((gt != IGNORE_ID).sum())
@@ -281,21 +291,23 @@ def evaluate_semantic_run(run_dir: str | Path, sequence=None, device: str | None
             seg = cv2.imdecode(np.fromfile(str(seg_files[k]), np.uint8), cv2.IMREAD_UNCHANGED)
             if seg is None or seg.shape != gt.shape:
                 raise EvaluationError(f"{seg_files[k]}: not a {gt.shape[1]}x{gt.shape[0]} label image")
+            seg = pred_to_eval[seg.astype(np.int64)]
             acc["per_frame"].add(gt, seg, mask)
             acc_all.add(gt, seg)
         for name, (labels, _) in rendered.items():
-            acc[name].add(gt, labels, mask)
+            acc[name].add(gt, pred_to_eval[labels.astype(np.int64)], mask)
         if progress is not None:
             progress(n + 1, len(todo))
 
     result = {
         "label_set": label_set.name,
+        "map_label_set": state.label_set.name,
         "frames_evaluated": len(todo),
         "pixels": "annotated ground truth covered by a stable surfel of the map",
         "map_coverage": covered / annotated if annotated else float("nan"),
         **{name: a.result() for name, a in acc.items() if a.frame_mious},
         **({"per_frame_all_pixels": acc_all.result()} if acc_all.frame_mious else {}),
-        "surfels_3d": _surfel_accuracy_3d(state, sequence, label_set, to_map),
+        "surfels_3d": _surfel_accuracy_3d(state, sequence, label_set, gt_to_eval, pred_to_eval),
     }
     if write:
         write_json_atomic(run_dir / SEMANTIC_EVAL_FILE, result)
@@ -303,7 +315,7 @@ def evaluate_semantic_run(run_dir: str | Path, sequence=None, device: str | None
     return result
 
 
-def _surfel_accuracy_3d(state, sequence, label_set, to_map: np.ndarray) -> dict | None:
+def _surfel_accuracy_3d(state, sequence, label_set, gt_to_eval: np.ndarray, pred_to_eval: np.ndarray) -> dict | None:
     """Per-surfel accuracy of the stable surfels against scene.ply, in the ground-truth frame
     (the map's world is its first camera: moved by the first frame's ground-truth pose)."""
     from ..semantics.render import match_timestamps
@@ -319,14 +331,15 @@ def _surfel_accuracy_3d(state, sequence, label_set, to_map: np.ndarray) -> dict 
     stable = state.surfels["confidences"] >= state.config.map.confidence_threshold
     points = state.surfels["positions"][stable].astype(np.float64) @ T_gt_map[:3, :3].T + T_gt_map[:3, 3]
     gt_labels, distance = nearest_surface_labels(points, read_scene_mesh(mesh_path))
-    gt_labels = to_map[gt_labels.astype(np.int64)]
+    gt_labels = gt_to_eval[gt_labels.astype(np.int64)]
     out = {"surfels": int(stable.sum()),
            "distance_m": {"median": float(np.median(distance)) if distance.size else float("nan"),
                           "p95": float(np.percentile(distance, 95)) if distance.size else float("nan")}}
-    out["map"] = surfel_accuracy(state.labels()[0][stable], gt_labels, len(label_set), label_set.names)
+    out["map"] = surfel_accuracy(pred_to_eval[state.labels()[0][stable].astype(np.int64)], gt_labels,
+                                 len(label_set), label_set.names)
     if "labels_before_crf" in state.surfels:
-        out["map_before_crf"] = surfel_accuracy(np.maximum(state.surfels["labels_before_crf"][stable], 0), gt_labels,
-                                                len(label_set), label_set.names)
+        before = np.maximum(state.surfels["labels_before_crf"][stable], 0).astype(np.int64)
+        out["map_before_crf"] = surfel_accuracy(pred_to_eval[before], gt_labels, len(label_set), label_set.names)
     return out
 
 
