@@ -35,6 +35,10 @@ class DeviceError(SemslamError):
     """A compute device was asked for that this build or this machine does not have."""
 
 
+class OutOfMemoryError(SemslamError, MemoryError):
+    """A device ran out of memory (the surfel map could not grow); the map built so far is intact."""
+
+
 class EvaluationError(SemslamError):
     """A trajectory cannot be evaluated: no ground truth, no run output, or no poses in common."""
 

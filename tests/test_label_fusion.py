@@ -214,3 +214,19 @@ def test_rows_stay_aligned_through_fuse_clean_and_set_surfels(device, probabilit
     converted = dict(after, class_probs=after["class_probs"].astype(np.float32))
     m.set_surfels(converted)
     np.testing.assert_array_equal(m.surfels()["class_probs"], after["class_probs"])
+
+
+def test_update_takes_probabilities_whatever_their_dtype_object():
+    """Arrays that crossed a process boundary (pickled) carry an equal but distinct dtype object;
+    they are accepted like any other float16/float32 array."""
+    import pickle
+
+    for dtype in (np.float16, np.float32):
+        probs = segmentation(21, dtype)
+        copied = pickle.loads(pickle.dumps(probs))
+        a, b = labelled_map("cpu", "float32"), labelled_map("cpu", "float32")
+        T = pose(0.01, 0.0, 0.0, 0.02)
+        sa = a.update_labels(probs, T, SMALL, time=0, probability_floor=0.01)
+        sb = b.update_labels(copied, T, SMALL, time=0, probability_floor=0.01)
+        assert sa == sb and sa["updated"] > 0
+        np.testing.assert_array_equal(a.surfels()["class_probs"], b.surfels()["class_probs"])

@@ -333,3 +333,24 @@ def test_bytes_per_surfel_and_growth():
     got = m.surfels()
     for k in FIELDS:
         np.testing.assert_array_equal(got[k], big[k], err_msg=k)
+
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if "cuda" in str(d.values[0])])
+def test_out_of_device_memory_is_a_clear_error_and_keeps_the_map(device):
+    """A map that cannot grow on the GPU raises OutOfMemoryError (a MemoryError) naming the device
+    and the sizes; the surfels it held stay as they were."""
+    from semslam.errors import OutOfMemoryError
+
+    with pytest.raises(OutOfMemoryError, match=f"out of memory on {device} growing the surfel map"):
+        SurfelMap(MapConfig(initial_capacity=2_000_000_000), device)
+    m = SurfelMap(MapConfig(initial_capacity=0), device, num_classes=13)
+    s = random_surfels(500, seed=3, num_classes=13)
+    m.set_surfels(s)
+    with pytest.raises(MemoryError, match="the map so far \\(500 surfels\\) is intact"):
+        m.reserve(2_000_000_000)
+    got = m.surfels()
+    for k in FIELDS:
+        np.testing.assert_array_equal(got[k], s[k], err_msg=k)
+    m.reserve(100_000)  # room that fits is taken
+    assert m.capacity >= 100_000 and m.size == 500

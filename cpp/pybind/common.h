@@ -25,6 +25,9 @@ inline core::Device ParseAvailableDevice(const std::string& text) {
 }
 
 // Shape check with the shapes in the message; -1 in `expected` matches any extent.
+// Whether a numpy dtype is IEEE float of `bytes` bytes (dtype objects compare by value, not identity).
+inline bool IsFloat(const py::dtype& dtype, py::ssize_t bytes) { return dtype.kind() == 'f' && dtype.itemsize() == bytes; }
+
 inline void CheckShape(const py::array& a, const std::vector<py::ssize_t>& expected, const char* name) {
     bool ok = a.ndim() == static_cast<py::ssize_t>(expected.size());
     for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || a.shape(i) == expected[i];

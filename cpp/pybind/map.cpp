@@ -106,7 +106,7 @@ void SetSurfels(map::SurfelMap& m, const py::dict& d) {
     h.last_update_times = ints("last_update_times");
     h.instance_ids = d.contains("instance_ids") ? ints("instance_ids") : std::vector<int32_t>(n, -1);
     // float16 class_probs are taken bit for bit; labels / label_confidences are derived (ignored here)
-    const bool half_given = d.contains("class_probs") && py::array::ensure(d["class_probs"]).dtype().is(py::dtype("float16"));
+    const bool half_given = d.contains("class_probs") && IsFloat(py::array::ensure(d["class_probs"]).dtype(), 2);
     if (half_given) {
         py::array given = py::array::ensure(d["class_probs"]);
         CheckShape(given, {n, c}, "class_probs");
@@ -236,6 +236,14 @@ void BindMap(py::module_& m) {
              "Replace the contents with a dict as surfels() returns (instance_ids, class_probs optional).")
         .def_property_readonly("size", &map::SurfelMap::size)
         .def_property_readonly("capacity", &map::SurfelMap::capacity)
+        .def(
+            "reserve",
+            [](map::SurfelMap& m, int64_t count) {
+                if (count < 0) throw std::invalid_argument("reserve: count must be >= 0, got " + std::to_string(count));
+                py::gil_scoped_release release;
+                m.Reserve(count);
+            },
+            py::arg("count"), "Room for `count` surfels; OutOfMemoryError (map intact) when the device has none.")
         .def_property_readonly("bytes_per_surfel", &map::SurfelMap::bytes_per_surfel)
         .def_property_readonly("num_classes", &map::SurfelMap::num_classes)
         .def_property_readonly("probability_dtype",

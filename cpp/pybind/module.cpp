@@ -67,6 +67,9 @@ PYBIND11_MODULE(_core, m) {
         } catch (const semslam::core::DeviceError& e) {
             py::object cls = py::module_::import("semslam.errors").attr("DeviceError");
             PyErr_SetString(cls.ptr(), e.what());
+        } catch (const semslam::core::OutOfMemoryError& e) {
+            py::object cls = py::module_::import("semslam.errors").attr("OutOfMemoryError");
+            PyErr_SetString(cls.ptr(), e.what());
         }
     });
 

@@ -98,6 +98,16 @@ class SurfelMap:
         return int(self._map.size)
 
     @property
+    def capacity(self) -> int:
+        """Surfels the device buffers hold room for (doubles as the map grows)."""
+        return int(self._map.capacity)
+
+    def reserve(self, count: int) -> None:
+        """Make room for `count` surfels now (e.g. from a memory budget) rather than growing later.
+        semslam.errors.OutOfMemoryError when the device has no room; the map is left as it was."""
+        self._map.reserve(int(count))
+
+    @property
     def bytes_per_surfel(self) -> int:
         """Bytes of device storage per surfel (every field, one copy)."""
         return int(self._map.bytes_per_surfel)

@@ -15,6 +15,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A device ran out of memory for a named allocation (Python: semslam.errors.OutOfMemoryError, a
+// MemoryError). What was built before the allocation stays valid.
+class OutOfMemoryError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 class Device {
 public:
     enum class Type { CPU, CUDA };

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -79,6 +80,21 @@ void SurfelMap::Reserve(int64_t count) {
     if (count > kMaxSurfels) throw std::length_error("surfel map would exceed " + std::to_string(kMaxSurfels) + " surfels");
     if (count <= capacity_) return;
     const int64_t capacity = std::min(kMaxSurfels, std::max({count, 2 * capacity_, kMinCapacity}));
+    try {
+        Grow(capacity);
+    } catch (const std::bad_alloc&) {
+        // Fields already grown keep their new room; the map stays valid at its size.
+        const double mb = static_cast<double>(capacity) * static_cast<double>(bytes_per_surfel() + 20) / (1 << 20);
+        throw core::OutOfMemoryError(
+            "out of memory on " + device_.ToString() + " growing the surfel map from " + std::to_string(capacity_) +
+            " to " + std::to_string(capacity) + " surfels (" + std::to_string(static_cast<int64_t>(mb)) +
+            " MB with workspace) for " + std::to_string(count) + " surfels; the map so far (" +
+            std::to_string(size_) + " surfels) is intact. Lower map.initial_capacity, fuse less (map.fuse_depth_max, "
+            "a stride), or use a device with more memory");
+    }
+}
+
+void SurfelMap::Grow(int64_t capacity) {
     const size_t cap = static_cast<size_t>(capacity);
     const int64_t n = size_;
     auto grow_float = [&](core::Buffer<float>& field, int stride) {

@@ -171,6 +171,10 @@ public:
     // use the pose of the last Fuse (skipped when no Fuse preceded this Clean).
     CleanStats Clean(int time);
 
+    // Room for `count` surfels (capacity doubles as needed, keeping the surfels); OutOfMemoryError
+    // when the device has no room, with the map unchanged and valid.
+    void Reserve(int64_t count);
+
     int64_t size() const { return size_; }
     int64_t capacity() const { return capacity_; }
     int num_classes() const { return num_classes_; }
@@ -193,7 +197,7 @@ public:
     void Upload(const SurfelHost& surfels);
 
 private:
-    void Reserve(int64_t count);  // grows the fields (doubling) keeping the first size() surfels
+    void Grow(int64_t capacity);
     void RenderIndexMapOf(int64_t count, const core::Rigid3f& T_world_cam, const PinholeIntrinsics& intrinsics,
                           int width, int height, int time);
     void EnsureWorkspace(int64_t pixels, int64_t fine_pixels);
