@@ -11,7 +11,7 @@ segmentation is fused right after the frame, at its own pose, by the label-updat
 K-th frame is fused (SemanticFusion segments every 10th frame).
 
 Per-kernel times come from CUPTI through torch.profiler when torch has CUDA (every kernel of the
-process, ours included); device memory from cudaMemGetInfo before and after the run.
+process, ours included); device memory from the peak of semslam's memory pool during the run.
 Prints tables and saves JSON (default benchmarks/results/gpu_<gpu>.json).
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks.common import machine, print_table, save_json
 from semslam import datasets
 from semslam.config import Config
-from semslam.device import build_info, device_name
+from semslam.device import build_info, device_memory, device_name
 from semslam.eval import evaluate_trajectory
 from semslam.mapping.surfel_map import SurfelMap
 from semslam.pipeline import SemanticSLAM
@@ -77,17 +77,20 @@ def kernel_name(name: str) -> str:
     return name.split("(")[0][:60]
 
 
-def run(frames, probs, device: str, label_every: int, num_classes: int, profile: bool) -> dict:
+def run(frames, probs, device: str, label_every: int, num_classes: int, profile: bool,
+        probs_on_device: bool = False) -> dict:
     cfg = Config(device=device)
     slam = _LabelledSLAM(cfg, num_classes)
     floor = cfg.semantics.probability_floor
     torch = None
     if device.startswith("cuda"):
-        import torch  # noqa: F811  (CUPTI profiling and cudaMemGetInfo)
+        import torch  # noqa: F811  (CUPTI profiling)
 
         torch.cuda.init()
-        torch.cuda.synchronize()
-    free_before = torch.cuda.mem_get_info()[0] if torch is not None else 0
+        if probs_on_device:  # as a network on this GPU would leave them: fused without a host round trip
+            probs = {k: None if p is None else torch.from_numpy(p).to(torch.device(device)) for k, p in probs.items()}
+            torch.cuda.synchronize()
+        device_memory(device, reset_peaks=True)  # peaks of this run from here
     prof = None
     if profile and torch is not None:
         prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
@@ -104,7 +107,8 @@ def run(frames, probs, device: str, label_every: int, num_classes: int, profile:
     wall = time.perf_counter() - t0
     if prof is not None:
         prof.__exit__(None, None, None)
-    used_mb = (free_before - torch.cuda.mem_get_info()[0]) / 2**20 if torch is not None else 0.0
+    memory = device_memory(device) if torch is not None else {}
+    used_mb = memory.get("used_peak", 0) / 2**20
     with slam.timers("crf"):
         crf = slam.map.crf(**crf_parameters(cfg.semantics), probability_floor=floor)
     result = slam.result()
@@ -120,33 +124,76 @@ def run(frames, probs, device: str, label_every: int, num_classes: int, profile:
         kernels = {name: {"calls": counts[name], "total_us": totals[name], "per_frame_us": totals[name] / len(frames),
                           "per_call_us": totals[name] / counts[name]} for name in totals}
     return {
-        "device": device, "name": device_name(device), "frames": len(frames), "wall_s": wall,
+        "device": device + (" (labels in GPU memory)" if probs_on_device else ""), "name": device_name(device), "frames": len(frames), "wall_s": wall,
         "fps": len(frames) / wall, "timestamps": result.timestamps, "poses": result.poses,
         "failures": result.summary()["tracking_failures"], "surfels": result.surfels,
         "bytes_per_surfel": result.bytes_per_surfel, "device_mb_used": used_mb,
         "label_updates": len(label_ms), "label_update_ms_mean": float(np.mean(label_ms)) if label_ms else 0.0,
         "label_update_ms_median": float(np.median(label_ms)) if label_ms else 0.0,
         "stages_ms": {k: v["mean_ms"] for k, v in result.timings.items()}, "crf": crf,
-        "positions": surfels["positions"], "labels": surfels["labels"], "confidences": surfels["confidences"],
-        "kernels": kernels,
+        "device_memory": memory, "surfel_fields": surfels, "kernels": kernels,
     }
 
 
-def agreement(cpu: dict, gpu: dict, threshold: float) -> dict:
-    """Camera positions, surfel counts and the labels of surfels at the same place (nearest CPU
-    surfel within 2 mm), stable surfels only."""
-    from scipy.spatial import cKDTree
+def network_overlap(frames, device: str, spec: str, labels: str) -> dict:
+    """Tracking frames/s with a network segmenting every frame asynchronously on the same GPU
+    (SemanticSLAM's scheduler: frames arriving while the network is busy are skipped and counted)
+    against frames/s without it."""
+    from semslam.segmentation import make_segmenter
+
+    out = {}
+    for name in ("none", "network"):
+        cfg = Config(device=device)
+        cfg.semantics.segment_every = 1
+        cfg.semantics.crf_every = 0
+        cfg.semantics.crf_at_end = False
+        segmenter = make_segmenter(spec, labels, device) if name == "network" else None
+        if segmenter is not None:  # warm-up: cuDNN autotuning, allocations
+            for frame in frames[:3]:
+                segmenter.segment(frame.rgb, frame.depth, frame)
+        SemanticSLAM(Config(device=device)).run(frames[:20])  # warm-up of the core on this device
+        slam = SemanticSLAM(cfg, segmenter=segmenter)
+        t0 = time.perf_counter()
+        for frame in frames:
+            slam.process(frame)
+        wall = time.perf_counter() - t0
+        slam.finish()
+        summary = slam.result().summary()
+        slam.close()
+        out[name] = {"fps": len(frames) / wall, "stages_ms": {k: v["mean_ms"] for k, v in summary["stages_ms"].items()},
+                     "semantics": summary.get("semantics")}
+    out["fps_ratio"] = out["network"]["fps"] / out["none"]["fps"]
+    out["spec"] = spec
+    return out
+
+
+def agreement(cpu: dict, gpu: dict, frames, every: int = 10) -> dict:
+    """Camera positions, surfel counts, and the labels both maps show: each final map rendered (on
+    the CPU, all stable surfels) at the ground-truth pose of every `every`-th frame, label argmax
+    compared over the pixels both maps cover."""
+    from semslam.config import MapConfig
 
     dt = np.linalg.norm(gpu["poses"][:, :3, 3] - cpu["poses"][:, :3, 3], axis=1)
-    a = cpu["confidences"] >= threshold
-    b = gpu["confidences"] >= threshold
-    tree = cKDTree(cpu["positions"][a])
-    dist, idx = tree.query(gpu["positions"][b], distance_upper_bound=0.002)
-    hit = np.isfinite(dist)
-    same = gpu["labels"][b][hit] == cpu["labels"][a][idx[hit]]
+    config = MapConfig(time_window=10**8)  # render every stable surfel, however old
+    maps = {}
+    for name, r in (("cpu", cpu), ("gpu", gpu)):
+        fields = r["surfel_fields"]
+        m = SurfelMap(config, "cpu", num_classes=fields["class_probs"].shape[1])
+        m.set_surfels({k: v.astype(np.float32) if k == "class_probs" else v for k, v in fields.items()
+                       if k not in ("labels", "label_confidences")})
+        maps[name] = (m, m.labels()[0])
+    same = covered = 0
+    for frame in frames[::every]:
+        index = {name: m.predict(frame.T_world_cam, frame.intrinsics, len(frames)).index_map
+                 for name, (m, _) in maps.items()}
+        both = (index["cpu"] >= 0) & (index["gpu"] >= 0)
+        la = maps["cpu"][1][index["cpu"][both]]
+        lb = maps["gpu"][1][index["gpu"][both]]
+        same += int((la == lb).sum())
+        covered += int(both.sum())
     return {"position_rms_mm": float(np.sqrt(np.mean(dt**2)) * 1e3), "position_max_mm": float(dt.max() * 1e3),
-            "surfels_rel": gpu["surfels"] / cpu["surfels"] - 1.0,
-            "stable_surfels_matched": float(hit.mean()), "label_agreement": float(same.mean())}
+            "surfels_rel": gpu["surfels"] / cpu["surfels"] - 1.0, "label_pixels_compared": covered,
+            "label_agreement": same / max(covered, 1)}
 
 
 def main() -> None:
@@ -158,6 +205,9 @@ def main() -> None:
     parser.add_argument("--labels", default="nyu40")
     parser.add_argument("--no-cpu", action="store_true", help="skip the CPU run (agreement)")
     parser.add_argument("--workers", type=int, default=8, help="processes computing the oracle segmentations")
+    parser.add_argument("--network", default=None,
+                        help="segmenter spec (e.g. torch:enet_scannet_nyu40.pth) run asynchronously on every frame "
+                        "on the device, for frames/s with and without it")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -174,13 +224,15 @@ def main() -> None:
     gt_stamps, gt_poses = seq.ground_truth_poses()
 
     runs = {}
-    devices = [args.device] + ([] if args.no_cpu else ["cpu"])
-    for device in devices:
+    plans = [(args.device, False)] + ([(args.device, True)] if args.device.startswith("cuda") else [])
+    plans += [] if args.no_cpu else [("cpu", False)]
+    for device, on_device in plans:
         print(f"{device}: warm-up and run ...", file=sys.stderr, flush=True)
         run(frames[:20], probs, device, args.label_every, num_classes, profile=False)  # context, allocations
-        runs[device] = run(frames, probs, device, args.label_every, num_classes, profile=device.startswith("cuda"))
-        runs[device]["ate_mm"] = evaluate_trajectory(runs[device]["timestamps"], runs[device]["poses"], gt_stamps,
-                                                     gt_poses)["ate"]["rmse"] * 1e3
+        r = run(frames, probs, device, args.label_every, num_classes, profile=device.startswith("cuda") and not on_device,
+                probs_on_device=on_device)
+        r["ate_mm"] = evaluate_trajectory(r["timestamps"], r["poses"], gt_stamps, gt_poses)["ate"]["rmse"] * 1e3
+        runs[r["device"]] = r
 
     rows = []
     for device, r in runs.items():
@@ -201,15 +253,24 @@ def main() -> None:
                             ("per_frame_us", "us/frame", ".1f")])
     extra = {}
     if "cpu" in runs:
-        extra = agreement(runs["cpu"], gpu, Config().map.confidence_threshold)
+        extra = agreement(runs["cpu"], gpu, frames)
         print(f"CUDA vs CPU: camera positions RMS {extra['position_rms_mm']:.4f} mm (max {extra['position_max_mm']:.4f}),"
-              f" surfels {extra['surfels_rel']:+.3%}, stable surfels matched within 2 mm {extra['stable_surfels_matched']:.3%},"
-              f" label argmax agreement {extra['label_agreement']:.3%}")
+              f" surfels {extra['surfels_rel']:+.3%}, label argmax agreement {extra['label_agreement']:.3%} of "
+              f"{extra['label_pixels_compared']} pixels both maps show at every 10th ground-truth pose")
+    if args.network:
+        extra["network"] = network_overlap(frames, args.device, args.network, args.labels)
+        n = extra["network"]
+        sem = n["network"]["semantics"] or {}
+        print(f"with {args.network} segmenting every frame on {args.device}: {n['network']['fps']:.1f} frames/s vs "
+              f"{n['none']['fps']:.1f} without ({n['fps_ratio']:.1%}); segmented {sem.get('frames_segmented')}, "
+              f"skipped (network busy) {sem.get('frames_skipped_queue_full')}, "
+              f"network ms {sem.get('segment_ms_mean')}")
     gpu_mb_per_surfel = gpu["device_mb_used"] * 2**20 / max(gpu["surfels"], 1)
-    print(f"device memory: {gpu['device_mb_used']:.0f} MB for {gpu['surfels']} surfels "
-          f"({gpu_mb_per_surfel:.0f} B per surfel incl. workspace; storage {gpu['bytes_per_surfel']} B per surfel)")
+    print(f"device memory: peak {gpu['device_mb_used']:.0f} MB of semslam buffers for {gpu['surfels']} surfels "
+          f"({gpu_mb_per_surfel:.0f} B per surfel incl. image workspace and the label upload; "
+          f"map storage {gpu['bytes_per_surfel']} B per surfel)")
     for r in runs.values():
-        for key in ("timestamps", "poses", "positions", "labels", "confidences"):
+        for key in ("timestamps", "poses", "surfel_fields"):
             r.pop(key)
     name = re.sub(r"\W+", "_", gpu["name"]).strip("_").lower()
     out = args.out or ROOT / "benchmarks" / "results" / f"gpu_{name}.json"

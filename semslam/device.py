@@ -43,3 +43,10 @@ def check_device(device: str) -> str:
 def device_name(device: str) -> str:
     """Human-readable name ("CPU", "NVIDIA H200")."""
     return core().device_name(str(device))
+
+
+def device_memory(device: str, reset_peaks: bool = False) -> dict:
+    """Bytes of GPU memory held by semslam's buffers on `device` (cuda:N): used, used_peak,
+    reserved, reserved_peak (peaks since the last reset; reset_peaks starts a new interval).
+    Empty for the CPU, whose buffers are ordinary process memory (see the run's peak RSS)."""
+    return dict(core().device_memory(check_device(device), reset_peaks))

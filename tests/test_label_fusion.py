@@ -230,3 +230,39 @@ def test_update_takes_probabilities_whatever_their_dtype_object():
         sb = b.update_labels(copied, T, SMALL, time=0, probability_floor=0.01)
         assert sa == sb and sa["updated"] > 0
         np.testing.assert_array_equal(a.surfels()["class_probs"], b.surfels()["class_probs"])
+
+
+class _GpuArray:
+    """The __cuda_array_interface__ of an array (what torch CUDA tensors and CuPy arrays expose)."""
+
+    def __init__(self, data_pointer: int, shape: tuple, typestr: str) -> None:
+        self.__cuda_array_interface__ = {"data": (data_pointer, False), "shape": shape, "typestr": typestr,
+                                         "strides": None, "version": 3}
+
+
+def test_gpu_probabilities_must_be_on_the_maps_gpu():
+    m = labelled_map("cpu", "float32")
+    probs = segmentation(5, np.float32)
+    with pytest.raises(ValueError, match="on the map's device cpu|need a CUDA build"):
+        m.update_labels(_GpuArray(probs.ctypes.data, probs.shape, "<f4"), pose(), SMALL, time=0,
+                        probability_floor=0.01)
+    with pytest.raises(ValueError, match=f"\\(H, W, {C}\\)"):
+        m.update_labels(_GpuArray(probs.ctypes.data, probs.shape[:2] + (C + 1,), "<f4"), pose(), SMALL, time=0,
+                        probability_floor=0.01)
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if "cuda" in str(d.values[0])])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_probabilities_left_on_the_gpu_fuse_like_host_ones(device, dtype):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    probs = segmentation(8, dtype)
+    a, b = labelled_map(device, "float32"), labelled_map(device, "float32")
+    T = pose(0.01, 0.0, 0.0, 0.02)
+    on_gpu = torch.from_numpy(probs).to(torch.device(device))
+    torch.cuda.synchronize()
+    sa = a.update_labels(probs, T, SMALL, time=0, probability_floor=0.01)
+    sb = b.update_labels(on_gpu, T, SMALL, time=0, probability_floor=0.01)
+    assert sa == sb and sa["updated"] > 0
+    np.testing.assert_array_equal(a.surfels()["class_probs"], b.surfels()["class_probs"])

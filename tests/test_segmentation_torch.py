@@ -101,3 +101,24 @@ def test_factory_torch(models):
 
     s = make_segmenter("torch:enet_scannet_nyu40.pth", "nyu13", "cpu", input_size=(64, 48))
     assert s.label_set is NYU13 and s.segment(np.zeros((48, 64, 3), np.uint8)).probs.shape == (48, 64, 14)
+
+
+@pytest.mark.parametrize("coarse", [True, False])
+def test_post_processing_on_the_torch_device_matches_numpy(coarse):
+    """What a GPU segmenter does on its device (softmax, label map, bilinear resize) equals the
+    numpy path (run here on CPU tensors)."""
+    import torch
+
+    from semslam.segmentation.labels import get_label_set
+    from semslam.segmentation.mapping import find_mapping
+    from semslam.segmentation.sidecar import logits_to_probs, logits_to_probs_torch
+
+    rng = np.random.default_rng(4)
+    mapping = find_mapping(get_label_set("ade20k"), get_label_set("nyu40"))
+    h, w = (10, 12) if coarse else (45, 61)
+    logits = rng.normal(0, 3, (len(get_label_set("ade20k")), h, w)).astype(np.float32)
+    input_size = (96, 80) if coarse else (61, 45)
+    expected = logits_to_probs(logits, input_size, (64, 48), mapping)
+    got = logits_to_probs_torch(torch.from_numpy(logits)[None], input_size, (64, 48), mapping).numpy()
+    assert got.shape == expected.shape == (48, 64, 41)
+    np.testing.assert_allclose(got, expected, atol=2e-5)

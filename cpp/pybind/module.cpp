@@ -93,6 +93,28 @@ PYBIND11_MODULE(_core, m) {
             return "CPU";
         },
         py::arg("device"));
+    m.def(
+        "device_memory",
+        [](const std::string& text, bool reset_peaks) {
+            const Device device = ParseAvailableDevice(text);
+            py::dict out;
+#ifdef SEMSLAM_WITH_CUDA
+            if (device.IsCUDA()) {
+                const auto stats = semslam::core::cuda::PoolMemory(device.id());
+                out["used"] = stats.used;
+                out["used_peak"] = stats.used_peak;
+                out["reserved"] = stats.reserved;
+                out["reserved_peak"] = stats.reserved_peak;
+                if (reset_peaks) semslam::core::cuda::ResetPoolPeaks(device.id());
+                return out;
+            }
+#endif
+            (void)reset_peaks;
+            return out;  // the CPU: buffers are ordinary process memory (see peak RSS)
+        },
+        py::arg("device"), py::arg("reset_peaks") = false,
+        "Bytes of device memory semslam's buffers use on a GPU (pool: used, used_peak, reserved, reserved_peak); "
+        "{} for the CPU.");
     m.def("check_device", [](const std::string& text) { return ParseAvailableDevice(text).ToString(); },
           py::arg("device"), "Canonical name of an available device; DeviceError otherwise.");
 

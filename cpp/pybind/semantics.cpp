@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "semslam/map/SurfelMap.h"
+#include "semslam/core/CUDAUtils.h"
 #include "semslam/semantics/LabelFusion.h"
 #include "semslam/semantics/MapCRF.h"
 
@@ -39,6 +40,43 @@ py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArr
         s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time, probability_floor);
     } else {
         throw py::value_error("probs must be float32 or float16, got " + std::string(py::str(probs.dtype())));
+    }
+    py::dict out;
+    out["visible"] = s.visible;
+    out["updated"] = s.updated;
+    out["rejected"] = s.rejected;
+    return out;
+}
+
+// probs given as __cuda_array_interface__ fields (a torch CUDA tensor, CuPy array): a device
+// pointer, shape (H, W, C), typestr <f2 / <f4, C-contiguous, on the map's GPU.
+py::dict UpdateLabelsDevice(map::SurfelMap& m, uintptr_t pointer, py::ssize_t h, py::ssize_t w, py::ssize_t classes,
+                            const std::string& typestr, const DoubleArray& T_world_cam, float fx, float fy, float cx,
+                            float cy, int time, float probability_floor) {
+    if (classes != m.num_classes()) {
+        throw py::value_error("probs must be (H, W, " + std::to_string(m.num_classes()) + ") for this map, got " +
+                              std::to_string(classes) + " classes");
+    }
+    if (typestr != "<f2" && typestr != "<f4") throw py::value_error("probs must be float16 or float32, got " + typestr);
+    const core::Device device = m.device();
+#ifdef SEMSLAM_WITH_CUDA
+    const int on = core::cuda::PointerDevice(reinterpret_cast<const void*>(pointer));
+    if (!device.IsCUDA() || on != device.id()) {
+        throw py::value_error("GPU probabilities must be on the map's device " + device.ToString() + ", they are on " +
+                              (on < 0 ? std::string("no GPU") : "cuda:" + std::to_string(on)));
+    }
+#else
+    throw py::value_error("GPU probabilities need a CUDA build of the core");
+#endif
+    const core::Rigid3f T = ToRigid(T_world_cam, "T_world_cam");
+    const core::PinholeIntrinsics K{fx, fy, cx, cy};
+    semantics::LabelUpdateStats s;
+    {
+        py::gil_scoped_release release;
+        const bool half = typestr == "<f2";
+        s = semantics::UpdateLabelsFromDevice(m, half ? nullptr : reinterpret_cast<const float*>(pointer),
+                                              half ? reinterpret_cast<const uint16_t*>(pointer) : nullptr, T, K,
+                                              static_cast<int>(w), static_cast<int>(h), time, probability_floor);
     }
     py::dict out;
     out["visible"] = s.visible;
@@ -90,6 +128,10 @@ void BindSemantics(py::module_& m) {
           py::arg("fx"), py::arg("fy"), py::arg("cx"), py::arg("cy"), py::arg("time"), py::arg("probability_floor"),
           "Bayesian label update of the surfels visible at T_world_cam from probs (H, W, C) float32/float16 "
           "-> dict visible, updated, rejected.");
+    m.def("update_labels_device", &UpdateLabelsDevice, py::arg("surfel_map"), py::arg("pointer"), py::arg("height"),
+          py::arg("width"), py::arg("classes"), py::arg("typestr"), py::arg("T_world_cam"), py::arg("fx"), py::arg("fy"),
+          py::arg("cx"), py::arg("cy"), py::arg("time"), py::arg("probability_floor"),
+          "update_labels from GPU memory (__cuda_array_interface__ fields) on the map's device.");
     m.def("map_crf", &MapCRF, py::arg("surfel_map"), py::kw_only(), py::arg("iterations"),
           py::arg("sigma_position"), py::arg("sigma_colour"), py::arg("sigma_normal"), py::arg("appearance_weight"),
           py::arg("smoothness_weight"), py::arg("neighbour_radius"), py::arg("max_neighbours"),

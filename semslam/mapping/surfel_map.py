@@ -195,7 +195,14 @@ class SurfelMap:
         and confidence are refreshed. probs: (H, W, num_classes) float32 or float16 at the
         intrinsics' size, any non-negative scale per pixel. Returns counts: visible, updated,
         rejected (visible surfels whose pixel held non-finite or negative values, or zero on
-        every class the surfel holds: left as they were)."""
+        every class the surfel holds: left as they were).
+
+        probs may also live on the map's GPU (any object with ``__cuda_array_interface__``: a torch
+        CUDA tensor, a CuPy array; C-contiguous, ready to read): it is fused there, with no copy
+        through the host."""
+        cai = getattr(probs, "__cuda_array_interface__", None)
+        if cai is not None:
+            return self._update_labels_device(cai, T_world_cam, intrinsics, time, probability_floor)
         probs = np.asarray(probs)
         if probs.ndim != 3 or probs.shape[2] != self.num_classes:
             raise ValueError(f"probs must be (H, W, {self.num_classes}) for a map of {self.num_classes} classes, "
@@ -208,6 +215,24 @@ class SurfelMap:
         k = intrinsics
         return dict(core().update_labels(self._map, np.ascontiguousarray(probs), _pose(T_world_cam), k.fx, k.fy,
                                          k.cx, k.cy, int(time), float(probability_floor)))
+
+    def _update_labels_device(self, cai: dict, T_world_cam, intrinsics: Intrinsics, time: int,
+                              probability_floor: float) -> dict:
+        shape = tuple(cai["shape"])
+        if len(shape) != 3 or shape[2] != self.num_classes:
+            raise ValueError(f"probs must be (H, W, {self.num_classes}) for a map of {self.num_classes} classes, "
+                             f"got shape {shape}")
+        if shape[:2] != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"the segmentation is {shape[1]}x{shape[0]} but the frame's intrinsics are "
+                             f"{intrinsics.width}x{intrinsics.height}")
+        itemsize = int(cai["typestr"][2:])
+        contiguous = (shape[1] * shape[2] * itemsize, shape[2] * itemsize, itemsize)
+        if cai.get("strides") not in (None, contiguous):
+            raise ValueError(f"GPU probs must be C-contiguous, got strides {cai['strides']}")
+        k = intrinsics
+        return dict(core().update_labels_device(
+            self._map, int(cai["data"][0]), shape[0], shape[1], shape[2], cai["typestr"], _pose(T_world_cam),
+            k.fx, k.fy, k.cx, k.cy, int(time), float(probability_floor)))
 
     def crf(
         self,

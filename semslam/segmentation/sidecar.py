@@ -344,3 +344,31 @@ def logits_to_probs(logits: np.ndarray, input_size: tuple[int, int], frame_size:
             probs = (mapping.matrix.T @ x.reshape(c, -1)).reshape(-1, h, w).transpose(1, 2, 0)
         probs = _resize_hwc(probs, fw, fh)
     return np.ascontiguousarray(probs, dtype=dtype)
+
+
+def logits_to_probs_torch(logits, input_size: tuple[int, int], frame_size: tuple[int, int], mapping: LabelMapping):
+    """logits_to_probs on the logits' own device: (1, C, h, w) torch logits -> (H, W, T) float32
+    torch probabilities (the same steps, bilinear with half-pixel centres as OpenCV's, no
+    antialiasing). A network on a GPU hands over 1/8-resolution logits, not a frame of
+    probabilities through the host."""
+    import torch
+    import torch.nn.functional as F
+
+    fw, fh = frame_size
+    x = logits.float()
+    matrix = None if mapping.is_identity else torch.as_tensor(mapping.matrix, dtype=torch.float32, device=x.device)
+
+    def mapped(p):
+        return p if matrix is None else torch.einsum("bchw,ct->bthw", p, matrix)
+
+    def resized(t):
+        if t.shape[2] == fh and t.shape[3] == fw:
+            return t
+        return F.interpolate(t, size=(fh, fw), mode="bilinear", align_corners=False, antialias=False)
+
+    coarse = x.shape[3] < input_size[0] or x.shape[2] < input_size[1]
+    if coarse:
+        p = mapped(torch.softmax(resized(x), dim=1))
+    else:
+        p = resized(mapped(torch.softmax(x, dim=1)))
+    return p[0].permute(1, 2, 0).contiguous()

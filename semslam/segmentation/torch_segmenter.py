@@ -12,6 +12,8 @@ so a network gives the same probabilities through either runtime.
 
 from __future__ import annotations
 
+import contextlib
+
 import time
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from .labels import LabelSet, get_label_set, label_set_for_names
 from .mapping import find_mapping
 from .onnx import parse_device
 from .sidecar import (
-    ModelSpec, SizeRule, check_rgb, choose_input_size, load_spec, logits_to_probs, prepare_input, resolve_model_path,
+    ModelSpec, SizeRule, check_rgb, choose_input_size, load_spec, logits_to_probs, logits_to_probs_torch, prepare_input, resolve_model_path,
 )  # fmt: skip
 
 
@@ -131,20 +133,57 @@ class TorchSegmenter:
     def input_size_for(self, width: int, height: int) -> tuple[int, int]:
         return choose_input_size(self.spec, width, height, self.input_size)
 
+    def _segment_on_gpu(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int], float]:
+        """The network and its post-processing on this segmenter's CUDA stream; only the frame's
+        probabilities come back to the host (in the output dtype)."""
+        import torch
+
+        check_rgb(rgb, self.name)
+        size = self.input_size_for(rgb.shape[1], rgb.shape[0])
+        stream = getattr(self, "_stream", None)
+        if stream is None:
+            stream = self._stream = torch.cuda.Stream(self.torch_device)
+        with torch.cuda.stream(stream):
+            x = torch.from_numpy(prepare_input(rgb, self.spec, size)).to(self.torch_device)
+            with torch.inference_mode():
+                out = self.module(x)
+                if isinstance(out, dict):
+                    out = out["out"]
+                elif isinstance(out, (tuple, list)):
+                    out = out[0]
+                if out.ndim != 4 or out.shape[1] != len(self.model_label_set):
+                    raise SegmentationError(
+                        f"{self.name} returned shape {tuple(out.shape)}; expected (1, {len(self.model_label_set)}, h, w) "
+                        f"logits for its label set {self.model_label_set.name!r}"
+                    )
+                stream.synchronize()
+                t1 = time.perf_counter()
+                probs = logits_to_probs_torch(out, size, (rgb.shape[1], rgb.shape[0]), self.mapping)
+                probs = probs.to(torch.float16 if np.dtype(self.dtype) == np.float16 else torch.float32).cpu().numpy()
+        return probs, size, t1
+
     def logits(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """Raw module output (C, h, w) float32 for an RGB frame, and the input size used."""
         import torch
 
         check_rgb(rgb, self.name)
         size = self.input_size_for(rgb.shape[1], rgb.shape[0])
-        x = torch.from_numpy(prepare_input(rgb, self.spec, size)).to(self.torch_device)
-        with torch.inference_mode():
-            out = self.module(x)
-        if isinstance(out, dict):
-            out = out["out"]
-        elif isinstance(out, (tuple, list)):
-            out = out[0]
-        out = out.float().cpu().numpy()
+        # On a GPU the network runs on a stream of its own, so it overlaps with the SLAM core's
+        # kernels (which run on the mapping thread's default stream) instead of queueing behind them.
+        stream = None
+        if self.torch_device.type == "cuda":
+            stream = getattr(self, "_stream", None)
+            if stream is None:
+                stream = self._stream = torch.cuda.Stream(self.torch_device)
+        with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
+            x = torch.from_numpy(prepare_input(rgb, self.spec, size)).to(self.torch_device)
+            with torch.inference_mode():
+                out = self.module(x)
+            if isinstance(out, dict):
+                out = out["out"]
+            elif isinstance(out, (tuple, list)):
+                out = out[0]
+            out = out.float().cpu().numpy()
         if out.ndim != 4 or out.shape[1] != len(self.model_label_set):
             raise SegmentationError(
                 f"{self.name} returned shape {out.shape}; expected (1, {len(self.model_label_set)}, h, w) logits "
@@ -154,9 +193,12 @@ class TorchSegmenter:
 
     def segment(self, rgb: np.ndarray, depth: np.ndarray | None = None, frame=None) -> Segmentation:
         t0 = time.perf_counter()
-        logits, size = self.logits(rgb)
-        t1 = time.perf_counter()
-        probs = logits_to_probs(logits, size, (rgb.shape[1], rgb.shape[0]), self.mapping, self.dtype)
+        if self.torch_device.type == "cuda":  # softmax, label map and upsampling stay on the GPU
+            probs, size, t1 = self._segment_on_gpu(rgb)
+        else:
+            logits, size = self.logits(rgb)
+            t1 = time.perf_counter()
+            probs = logits_to_probs(logits, size, (rgb.shape[1], rgb.shape[0]), self.mapping, self.dtype)
         t2 = time.perf_counter()
         seg = Segmentation(probs, self.label_set, None, self.name, extra={
             "model_label_set": self.model_label_set.name, "input_size": size,

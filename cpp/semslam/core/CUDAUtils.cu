@@ -1,3 +1,6 @@
+#include <cstdint>
+#include <new>
+
 #include "semslam/core/CUDACheck.h"
 #include "semslam/core/CUDAUtils.h"
 
@@ -20,17 +23,73 @@ std::string DeviceName(int device_id) {
     return prop.name;
 }
 
+// Memory comes from the device's stream-ordered pool on the calling thread's default stream (the
+// core is compiled with --default-stream per-thread): allocating and freeing the small per-call
+// buffers (reduction partials) neither synchronises the device, as cudaMalloc/cudaFree do, nor waits
+// for work on other streams (a network running on the same GPU). The pool keeps what is freed for
+// reuse instead of returning it to the driver at every synchronisation.
+// Freed memory the pool keeps for reuse; beyond this it goes back to the driver at synchronisations.
+constexpr uint64_t kPoolKeepBytes = 1ull << 30;
+
 void* Malloc(size_t bytes, int device_id) {
     ScopedDevice scope(device_id);
+    cudaMemPool_t pool;
+    SEMSLAM_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device_id));
+    uint64_t keep = kPoolKeepBytes;
+    SEMSLAM_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
     void* ptr = nullptr;
-    SEMSLAM_CUDA_CHECK(cudaMalloc(&ptr, bytes));
+    const cudaError_t err = cudaMallocAsync(&ptr, bytes, cudaStreamPerThread);
+    if (err == cudaErrorMemoryAllocation) {
+        // Not sticky, but it stays the thread's "last error", which the next launch check would
+        // report; and what the pool holds from a failed multi-buffer allocation goes back now.
+        cudaGetLastError();
+        cudaStreamSynchronize(cudaStreamPerThread);
+        cudaMemPoolTrimTo(pool, 0);
+        throw std::bad_alloc();
+    }
+    SEMSLAM_CUDA_CHECK(err);
     return ptr;
+}
+
+int PointerDevice(const void* ptr) {
+    cudaPointerAttributes attributes;
+    if (cudaPointerGetAttributes(&attributes, ptr) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged ? attributes.device : -1;
+}
+
+MemoryStats PoolMemory(int device_id) {
+    ScopedDevice scope(device_id);
+    cudaMemPool_t pool;
+    SEMSLAM_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device_id));
+    MemoryStats stats;
+    uint64_t value = 0;
+    SEMSLAM_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &value));
+    stats.used = value;
+    SEMSLAM_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &value));
+    stats.used_peak = value;
+    SEMSLAM_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &value));
+    stats.reserved = value;
+    SEMSLAM_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemHigh, &value));
+    stats.reserved_peak = value;
+    return stats;
+}
+
+void ResetPoolPeaks(int device_id) {
+    ScopedDevice scope(device_id);
+    cudaMemPool_t pool;
+    SEMSLAM_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device_id));
+    uint64_t zero = 0;
+    SEMSLAM_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero));
+    SEMSLAM_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReservedMemHigh, &zero));
 }
 
 void Free(void* ptr, int device_id) {
     if (ptr == nullptr) return;
     ScopedDevice scope(device_id);
-    cudaFree(ptr);  // never throws from a destructor path
+    cudaFreeAsync(ptr, cudaStreamPerThread);  // never throws from a destructor path
 }
 
 void MemcpyHostToDevice(void* dst, const void* src, size_t bytes, int device_id) {
@@ -55,7 +114,7 @@ void Memset(void* ptr, int value, size_t bytes, int device_id) {
 
 void Synchronize(int device_id) {
     ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaDeviceSynchronize());
+    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
 }
 
 std::string RuntimeVersion() {

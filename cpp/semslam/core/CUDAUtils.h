@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace semslam {
@@ -18,6 +19,16 @@ void MemcpyDeviceToHost(void* dst, const void* src, size_t bytes, int device_id)
 void MemcpyDeviceToDevice(void* dst, const void* src, size_t bytes, int device_id);
 void Memset(void* ptr, int value, size_t bytes, int device_id);
 void Synchronize(int device_id);
+// The GPU whose memory `ptr` points into, or -1 for host (or unknown) memory.
+int PointerDevice(const void* ptr);
+
+// Bytes of the device's memory pool, from which all of semslam's device buffers come: in use now,
+// in use at the peak since the last reset, and held from the driver (now, at the peak).
+struct MemoryStats {
+    uint64_t used = 0, used_peak = 0, reserved = 0, reserved_peak = 0;
+};
+MemoryStats PoolMemory(int device_id);
+void ResetPoolPeaks(int device_id);
 std::string RuntimeVersion();
 
 }  // namespace cuda

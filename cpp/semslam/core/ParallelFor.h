@@ -22,6 +22,10 @@ namespace core {
 
 #if defined(__CUDACC__)
 
+// Kernels go to the calling thread's default stream (--default-stream per-thread) without a wait
+// after each launch: kernels of one thread run in order, and every result the host reads comes
+// through a copy, which waits for that stream's work (and only that stream's). A kernel's runtime
+// error is reported by the next copy or synchronisation.
 template <typename F>
 __global__ void GridStrideKernel(int64_t n, F f) {
     const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
@@ -39,7 +43,6 @@ void ParallelFor(const Device& device, int64_t n, const F& f) {
     cuda::ScopedDevice scope(device.id());
     GridStrideKernel<<<blocks, kThreads>>>(n, f);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
-    SEMSLAM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 // ParallelFor2D over a width x height image: f(x, y) for every pixel (row-major i = y * width + x).
@@ -62,7 +65,6 @@ void ParallelFor2D(const Device& device, int width, int height, const F& f) {
     cuda::ScopedDevice scope(device.id());
     GridStride2DKernel<<<blocks, kThreads>>>(width, n, f);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
-    SEMSLAM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 #else

@@ -12,16 +12,22 @@ namespace semantics {
 
 namespace {
 
-template <typename T>
-LabelUpdateStats Update(map::SurfelMap& map, const core::Buffer<T>& probs, const float* probs_f32,
-                        const uint16_t* probs_f16, const core::Rigid3f& T_world_cam,
-                        const core::PinholeIntrinsics& intrinsics, int width, int height, int time,
-                        float probability_floor) {
-    const int C = map.num_classes();
-    if (C <= 0) throw std::invalid_argument("the surfel map holds no class probabilities (num_classes is 0)");
+void CheckSize(const map::SurfelMap& map, int width, int height) {
+    if (map.num_classes() <= 0) throw std::invalid_argument("the surfel map holds no class probabilities (num_classes is 0)");
     if (width <= 0 || height <= 0) throw std::invalid_argument("image size must be positive");
-    const size_t expected = static_cast<size_t>(width) * height * C;
+}
+
+template <typename T>
+void CheckProbs(const map::SurfelMap& map, const core::Buffer<T>& probs, int width, int height) {
+    CheckSize(map, width, height);
+    const size_t expected = static_cast<size_t>(width) * height * map.num_classes();
     core::CheckBuffer(probs, expected, map.device(), "class probabilities", "the surfel map");
+}
+
+LabelUpdateStats Update(map::SurfelMap& map, const float* probs_f32, const uint16_t* probs_f16,
+                        const core::Rigid3f& T_world_cam, const core::PinholeIntrinsics& intrinsics, int width,
+                        int height, int time, float probability_floor) {
+    const int C = map.num_classes();
     if (!(probability_floor >= 0.0f) || !(probability_floor * C < 1.0f)) {
         throw std::invalid_argument("probability_floor must be in [0, 1 / num_classes) = [0, " +
                                     std::to_string(1.0 / C) + "), got " + std::to_string(probability_floor));
@@ -44,13 +50,25 @@ LabelUpdateStats Update(map::SurfelMap& map, const core::Buffer<T>& probs, const
 LabelUpdateStats UpdateLabels(map::SurfelMap& map, const core::Buffer<float>& probs, const core::Rigid3f& T_world_cam,
                               const core::PinholeIntrinsics& intrinsics, int width, int height, int time,
                               float probability_floor) {
-    return Update(map, probs, probs.data(), nullptr, T_world_cam, intrinsics, width, height, time, probability_floor);
+    CheckProbs(map, probs, width, height);
+    return Update(map, probs.data(), nullptr, T_world_cam, intrinsics, width, height, time, probability_floor);
 }
 
 LabelUpdateStats UpdateLabels(map::SurfelMap& map, const core::Buffer<uint16_t>& probs,
                               const core::Rigid3f& T_world_cam, const core::PinholeIntrinsics& intrinsics, int width,
                               int height, int time, float probability_floor) {
-    return Update(map, probs, nullptr, probs.data(), T_world_cam, intrinsics, width, height, time, probability_floor);
+    CheckProbs(map, probs, width, height);
+    return Update(map, nullptr, probs.data(), T_world_cam, intrinsics, width, height, time, probability_floor);
+}
+
+LabelUpdateStats UpdateLabelsFromDevice(map::SurfelMap& map, const float* probs_f32, const uint16_t* probs_f16,
+                                        const core::Rigid3f& T_world_cam, const core::PinholeIntrinsics& intrinsics,
+                                        int width, int height, int time, float probability_floor) {
+    CheckSize(map, width, height);
+    if ((probs_f32 == nullptr) == (probs_f16 == nullptr)) {
+        throw std::invalid_argument("UpdateLabelsFromDevice: give exactly one of float32 and float16 probabilities");
+    }
+    return Update(map, probs_f32, probs_f16, T_world_cam, intrinsics, width, height, time, probability_floor);
 }
 
 }  // namespace semantics
