@@ -208,12 +208,24 @@ def main() -> None:
     parser.add_argument("--network", default=None,
                         help="segmenter spec (e.g. torch:enet_scannet_nyu40.pth) run asynchronously on every frame "
                         "on the device, for frames/s with and without it")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="s; Python's GIL switch interval during the network run (default: Python's 0.005)")
+    parser.add_argument("--only-network", action="store_true", help="only the network run")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
     seq = datasets.open(args.sequence, limit=args.frames)
     print(f"reading {len(seq)} frames of {seq.name} ...", file=sys.stderr, flush=True)
     frames = [seq[k] for k in range(len(seq))]
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+    if args.only_network:
+        n = network_overlap(frames, args.device, args.network, args.labels)
+        sem = n["network"]["semantics"] or {}
+        print(f"switch interval {sys.getswitchinterval()}: {n['network']['fps']:.1f} frames/s with the network vs "
+              f"{n['none']['fps']:.1f} without ({n['fps_ratio']:.1%}); segmented {sem.get('frames_segmented')}, "
+              f"network ms {sem.get('segment_ms_mean')}; stages {n['network']['stages_ms']}")
+        return
     from semslam.segmentation import get_label_set
 
     num_classes = len(get_label_set(args.labels))

@@ -146,7 +146,7 @@ class TorchSegmenter:
         with torch.cuda.stream(stream):
             x = torch.from_numpy(prepare_input(rgb, self.spec, size)).to(self.torch_device)
             with torch.inference_mode():
-                out = self.module(x)
+                out = self._graph(x)(x)
                 if isinstance(out, dict):
                     out = out["out"]
                 elif isinstance(out, (tuple, list)):
@@ -161,6 +161,22 @@ class TorchSegmenter:
                 probs = logits_to_probs_torch(out, size, (rgb.shape[1], rgb.shape[0]), self.mapping)
                 probs = probs.to(torch.float16 if np.dtype(self.dtype) == np.float16 else torch.float32).cpu().numpy()
         return probs, size, t1
+
+    def _graph(self, x):
+        """The module traced to TorchScript for this input shape (traced once per shape): TorchScript
+        runs the network without holding the GIL, so the mapping thread is not held up by a network
+        working beside it in the same process. Modules that cannot be traced run as they are."""
+        import torch
+
+        graphs = self.__dict__.setdefault("_graphs", {})
+        key = tuple(x.shape)
+        if key not in graphs:
+            try:
+                with torch.inference_mode(False), torch.no_grad():
+                    graphs[key] = torch.jit.freeze(torch.jit.trace(self.module, x.clone(), check_trace=False))
+            except Exception:  # data-dependent control flow, unsupported ops: eager is still correct
+                graphs[key] = self.module
+        return graphs[key]
 
     def logits(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """Raw module output (C, h, w) float32 for an RGB frame, and the input size used."""
