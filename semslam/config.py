@@ -193,6 +193,13 @@ class EvalConfig(_Section):
     rpe_delta_tolerance: float = Field(
         0.1, gt=0, lt=1, description="fraction of rpe_delta_seconds a pair's time step may miss it by (evo's rel_delta_tol)"
     )
+    object_min_visible_frames: int = Field(
+        5, ge=1, description="frames; a true object counts as present when it covers objects.min_mask_pixels in this many"
+    )
+    object_min_map_surfels: int = Field(
+        50, ge=1, description="a true object counts as present when this many of the map's surfels lie in its box"
+    )
+    object_margin: float = Field(0.03, ge=0, description="m; a map object's surfels count as inside a true box within this")
 
 
 class MapConfig(_Section):
@@ -335,8 +342,11 @@ class SemanticsConfig(_Section):
         2, ge=1, description="frames waiting for the segmentation worker; a full queue skips the frame (counted)"
     )
     probability_floor: float = Field(
-        1e-4, ge=0, lt=1, description="after each label update (and CRF) a surfel's class probabilities are raised "
-        "to at least this, then renormalised (none ends below floor / (1 + C floor)); must be < 1 / classes"
+        1e-20, ge=0, lt=1, description="after each label update (and CRF) a surfel's class probabilities are raised "
+        "to at least this, then renormalised (none ends below floor / (1 + C floor)); must be < 1 / classes. It keeps "
+        "a class from dying forever and bounds the evidence a surfel holds at ln(1/floor) nats: 1e-20 is 46 nats, "
+        "about nine confident contrary segmentations to overturn a settled surfel (1e-4, 9 nats, let two do it, and "
+        "the fused map scored below single frames). Float16 tables hold no less than 6e-8 (their smallest value)"
     )
     probability_dtype: Literal["float32", "float16"] = Field(
         "float32", description="storage of the per-surfel class-probability table"
@@ -444,6 +454,9 @@ class ObjectsConfig(_Section):
     )
     instances_device: str | None = Field(None, description="device of the instance network (None: the run's)")
     segment_every: int = Field(1, ge=1, description="run the instance segmenter on every n-th frame")
+    queue_size: int = Field(
+        2, ge=1, description="frames waiting for the instance segmenter; a full queue skips the frame (never blocks)"
+    )
     detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
     detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="YOLO: threshold on the sigmoid mask")
@@ -493,6 +506,11 @@ class ObjectsConfig(_Section):
         "match_distance of the other's"
     )
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
+    up: Literal["auto", "camera"] = Field(
+        "auto", description="world up of the gravity-aligned boxes: auto = the mean surfel normal within up_cone_deg "
+        "of the first camera's up (-y): floors and table tops; camera = the first camera's -y"
+    )
+    up_cone_deg: float = Field(30.0, gt=0, lt=90, description="deg; normals this close to the up guess count (up=auto)")
 
 
 class Config(_Section):

@@ -266,3 +266,36 @@ def test_probabilities_left_on_the_gpu_fuse_like_host_ones(device, dtype):
     sb = b.update_labels(on_gpu, T, SMALL, time=0, probability_floor=0.01)
     assert sa == sb and sa["updated"] > 0
     np.testing.assert_array_equal(a.surfels()["class_probs"], b.surfels()["class_probs"])
+
+
+def test_settled_surfels_outlast_a_few_confident_contrary_segmentations():
+    """The default probability floor bounds how much evidence a surfel holds; it must hold enough
+    that two confident wrong segmentations after twenty right ones do not flip it (the old floor
+    of 1e-4 capped the log-odds at 9 nats: two frames at ~150:1 overturned any history)."""
+    from semslam.config import SemanticsConfig
+    from semslam.datasets.frame import Intrinsics
+
+    C40, w, h = 41, 64, 48
+    K = Intrinsics(fx=50, fy=50, cx=31.5, cy=23.5, width=w, height=h)
+    xs, ys = np.meshgrid(np.linspace(-0.5, 0.5, 40), np.linspace(-0.4, 0.4, 30))
+    n = xs.size
+    m = SurfelMap(MapConfig(), "cpu", num_classes=C40)
+    m.set_surfels({
+        "positions": np.stack([xs.ravel(), ys.ravel(), np.full(n, 1.5)], 1).astype(np.float32),
+        "normals": np.tile([0, 0, -1], (n, 1)).astype(np.float32), "colours": np.full((n, 3), 128, np.float32),
+        "radii": np.full(n, 0.02, np.float32), "confidences": np.full(n, 20, np.float32),
+        "init_times": np.zeros(n, np.int32), "last_update_times": np.zeros(n, np.int32),
+    })
+    rng = np.random.default_rng(0)
+
+    def segmentation_saying(cls: int) -> np.ndarray:  # the oracle's form: logit 5 on one class, N(0, 1) noise
+        logits = rng.normal(0, 1, (h, w, C40))
+        logits[..., cls] += 5
+        p = np.exp(logits)
+        return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+
+    floor = SemanticsConfig().probability_floor
+    for cls in [2] * 20 + [20] * 2:
+        m.update_labels(segmentation_saying(cls), np.eye(4), K, time=0, probability_floor=floor)
+    labels, _ = m.labels()
+    assert np.mean(labels == 2) > 0.99

@@ -68,6 +68,11 @@ def _pose(T: np.ndarray, name: str = "T_world_cam") -> np.ndarray:
     return np.ascontiguousarray(T)
 
 
+# The smallest class probability a float16 table keeps (its smallest subnormal, rounded up): label
+# updates on such a table floor probabilities here at least, so no class reaches 0.
+FLOAT16_FLOOR = 6e-8
+
+
 class SurfelMap:
     """ElasticFusion's surfel map on one device ("cpu", "cuda[:N]")."""
 
@@ -174,6 +179,24 @@ class SurfelMap:
         confidence >= confidence_threshold (default: the config's)."""
         return dict(self._map.surfels(stable_only, confidence_threshold))
 
+    def field(self, name: str) -> np.ndarray:
+        """One per-surfel field alone (positions, normals, colours (N, 3) float32; radii,
+        confidences (N,) float32; init_times, last_update_times, instance_ids (N,) int32), without
+        copying the others (surfels() also copies the class-probability table)."""
+        return self._map.surfel_field(str(name))
+
+    def instance_ids(self) -> np.ndarray:
+        """(N,) int32 object id per surfel, -1 none."""
+        return self._map.surfel_field("instance_ids")
+
+    def set_instance_ids(self, ids: np.ndarray, indices: np.ndarray | None = None) -> None:
+        """Write instance ids: ids (N,) for every surfel, or ids (K,) at surfel indices (K,)
+        (ValueError when an index is out of range or the sizes disagree)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int32)
+        if indices is not None:
+            indices = np.ascontiguousarray(indices, dtype=np.int32)
+        self._map.set_instance_ids(ids, indices)
+
     def set_surfels(self, surfels: dict[str, np.ndarray]) -> None:
         """Replace the contents (loading a saved map); instance_ids and class_probs are optional."""
         self._map.set_surfels(dict(surfels))
@@ -200,6 +223,8 @@ class SurfelMap:
         probs may also live on the map's GPU (any object with ``__cuda_array_interface__``: a torch
         CUDA tensor, a CuPy array; C-contiguous, ready to read): it is fused there, with no copy
         through the host."""
+        if self.probability_dtype == "float16":  # the table cannot hold less (float16's smallest subnormal is 6e-8)
+            probability_floor = max(float(probability_floor), FLOAT16_FLOOR)
         cai = getattr(probs, "__cuda_array_interface__", None)
         if cai is not None:
             return self._update_labels_device(cai, T_world_cam, intrinsics, time, probability_floor)
@@ -259,6 +284,9 @@ class SurfelMap:
         prefix; max_neighbours and probability_floor default to SemanticsConfig's. Returns
         surfels, mean_neighbours, isolated, labels_changed, cells, cell_size."""
         defaults = SemanticsConfig()
+        floor = float(defaults.probability_floor if probability_floor is None else probability_floor)
+        if self.probability_dtype == "float16":
+            floor = max(floor, FLOAT16_FLOOR)
         return dict(core().map_crf(
             self._map,
             iterations=int(iterations),
@@ -269,7 +297,7 @@ class SurfelMap:
             smoothness_weight=float(smoothness_weight),
             neighbour_radius=float(neighbour_radius),
             max_neighbours=int(defaults.crf_max_neighbours if max_neighbours is None else max_neighbours),
-            probability_floor=float(defaults.probability_floor if probability_floor is None else probability_floor),
+            probability_floor=floor,
         ))
 
     def labels(self) -> tuple[np.ndarray, np.ndarray]:
