@@ -110,7 +110,7 @@ def info(
         _print_info(description)
 
 
-def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=None) -> dict:
+def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=None, instance_segmenter=None) -> dict:
     """Map `seq` with SemanticSLAM, showing progress; write every output into `out` — also when
     the run stops early (Ctrl-C, bad input), before the error propagates. With a segmenter (given
     or named by cfg.semantics), the pending segmentations are fused at the end."""
@@ -120,7 +120,7 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=No
     from .io.run_files import write_run
     from .pipeline import SemanticSLAM
 
-    slam = SemanticSLAM(cfg, segmenter=segmenter)
+    slam = SemanticSLAM(cfg, segmenter=segmenter, instance_segmenter=instance_segmenter)
     dataset = {"path": str(Path(seq.path).resolve()), "format": seq.format, "name": seq.name,
                "frames": len(seq), "start": cfg.dataset.start, "stride": cfg.dataset.stride,
                "limit": cfg.dataset.limit}
@@ -180,14 +180,27 @@ def _print_summary(summary: dict, out: Path) -> None:
             f"label update {sem['label_update_ms_mean']:.1f} ms ({sem['label_update_ms_per_frame']:.2f} ms/frame), "
             f"{sem['crf_runs']} CRF runs"
         )
+    obj = summary.get("objects")
+    if obj:
+        typer.echo(
+            f"objects: {obj['objects']} found by {obj['instance_segmenter']} ({obj['label_set']}) in "
+            f"{obj['frames_applied']} frames ({obj['frames_skipped_queue_full']} skipped, queue full): "
+            f"{obj['detections']} detections, {obj['associations']} associated, {obj['new_objects']} new, "
+            f"{obj['merged']} merged, {obj['dropped']} dropped; segment {obj['segment_ms_mean']:.0f} ms, "
+            f"objects {obj['objects_ms_mean']:.1f} ms per segmented frame ({obj['objects_ms_per_frame']:.1f} ms/frame)"
+        )
     _print_framesets(summary.get("dataset", {}))
-    typer.echo(f"wrote trajectory.txt, map.ply, map.npz, summary.json{', segmentation/' if sem else ''} to {out}")
+    typer.echo(f"wrote trajectory.txt, map.ply, map.npz, summary.json{', segmentation/' if sem else ''}"
+               f"{', objects.json' if obj else ''} to {out}")
 
 
 # The demo's labels come from the oracle segmenter (ground truth with moderate noise: per-frame
 # mIoU about 0.6) unless a config names another segmenter or --model gives a network.
 DEMO_SEGMENTER = "oracle:moderate"
 DEMO_SEGMENT_EVERY = 2  # frames; the demo's sequence is short, so it segments more often than SemanticFusion's 10
+# The demo's objects come from the oracle instance segmenter (ground-truth instances with 20% missed
+# detections, 10% false positives, 10% wrong classes) unless a config names another one.
+DEMO_INSTANCES = "oracle:noisy"
 
 
 @app.command()
@@ -217,6 +230,8 @@ def demo(
         cfg.semantics.segmenter = DEMO_SEGMENTER
     if config is None:
         cfg.semantics.segment_every = DEMO_SEGMENT_EVERY
+    if cfg.objects.instances == "none":
+        cfg.objects.instances = DEMO_INSTANCES
     synth_cfg = cfg.synth.model_copy(update=dict(frames=cfg.demo.frames, seed=cfg.demo.seed,
                                                  trajectory=cfg.demo.trajectory, noise=cfg.demo.noise))
     workdir = out if out is not None else Path(tempfile.mkdtemp(prefix="semslam-demo-"))
@@ -236,6 +251,12 @@ def demo(
         typer.echo(f"mIoU: per-frame {result['per_frame']['miou']:.3f} -> fused {before:.3f} -> fused + CRF "
                    f"{fused:.3f} ({100 * (fused - result['per_frame']['miou']):+.1f} points; "
                    f"segmenter {'oracle: ground truth with moderate noise' if model is None else model.name})")
+        objects = _object_eval(run_dir, seq, required=False)
+        if objects is not None:
+            from .eval.objects import format_object_list
+
+            typer.echo(f"objects found (instances: {cfg.objects.instances}) next to the truth:")
+            typer.echo(format_object_list(objects))
     finally:
         if out is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -256,17 +277,26 @@ def run(
         None, "--labels", help="Label set of the map: nyu40 | nyu13 | ade20k | voc | coco [semantics.labels]."),
     segment_every: Optional[int] = typer.Option(
         None, "--segment-every", help="Segment every k-th frame [semantics.segment_every]."),
+    instances: Optional[str] = typer.Option(
+        None, "--instances", help="Instance segmenter for the object map: onnx:PATH | yolo:PATH (YOLOv8-seg) | "
+        "oracle[:preset,key=value,...] | none [objects.instances]."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Track the camera and build the surfel map of a recorded sequence; with --segmenter, label it."""
+    """Track the camera and build the surfel map of a recorded sequence; with --segmenter, label it;
+    with --instances, find its objects (objects.json)."""
     from . import datasets
+    from .segmentation.factory import make_instance_segmenter
 
     cfg = _config(config, {"dataset": dict(start=start, stride=stride, limit=limit),
-                           "semantics": dict(segmenter=segmenter, labels=labels, segment_every=segment_every)})
+                           "semantics": dict(segmenter=segmenter, labels=labels, segment_every=segment_every),
+                           "objects": dict(instances=instances)})
     if device is not None:
         cfg.device = device
+    # a bad spec or model fails here, before the sequence is opened or anything is written
+    instance_segmenter = make_instance_segmenter(cfg.objects.instances, cfg.semantics.labels,
+                                                 cfg.objects.instances_device or cfg.device, cfg.objects)
     seq = datasets.open(path, cfg.dataset, realsense_config=cfg.realsense)
-    summary = _run_sequence(seq, cfg, out)
+    summary = _run_sequence(seq, cfg, out, instance_segmenter=instance_segmenter)
     _print_summary(summary, out)
 
 
@@ -420,6 +450,30 @@ def evaluate(
     typer.echo(f"saved {run_dir / 'eval.json'}")
     seq = datasets.open(dataset, cfg.dataset) if dataset is not None else None
     _semantic_eval(run_dir, seq, device or cfg.device, required=dataset is not None)
+    _object_eval(run_dir, seq, required=False)
+
+
+def _object_eval(run_dir: Path, seq, required: bool) -> dict | None:
+    """Object metrics when the run has objects and its sequence is synthetic; otherwise say why not
+    (an error when `required`). Prints the table and saves objects_eval.json."""
+    from .eval.objects import OBJECTS_EVAL_FILE, evaluate_object_run, format_object_table
+    from .io.map_state import MAP_STATE_FILE
+
+    if not (run_dir / MAP_STATE_FILE).is_file():
+        why = f"no {MAP_STATE_FILE} in {run_dir}"
+    else:
+        try:
+            result = evaluate_object_run(run_dir, seq)
+        except SemslamError as exc:
+            why = str(exc)
+        else:
+            typer.echo(format_object_table(result))
+            typer.echo(f"saved {run_dir / OBJECTS_EVAL_FILE}")
+            return result
+    if required:
+        raise SemslamError(f"no object evaluation: {why}")
+    typer.echo(f"no object evaluation: {why}")
+    return None
 
 
 def _semantic_eval(run_dir: Path, seq, device: str, required: bool) -> dict | None:
@@ -464,7 +518,8 @@ def render(
     device: Optional[str] = typer.Option(None, help="cpu | cuda[:N] [config: device]."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Label images of the run's map reprojected into the poses of its trajectory (from map.npz)."""
+    """Label images of the run's map reprojected into the poses of its trajectory (from map.npz);
+    for a run with objects, also instance images (a colour per object id)."""
     from . import datasets
     from .io.atomic import write_json_atomic
     from .semantics.render import render_run
@@ -477,15 +532,32 @@ def render(
         except (FileNotFoundError, KeyError, json.JSONDecodeError):
             dataset = None
     seq = datasets.open(dataset, cfg.dataset) if dataset is not None else None
-    try:
-        result = render_run(run_dir, out, seq, device=device or cfg.device,
-                            every=every, progress=_progress_bar(0, "render"))
-    except ValueError as exc:
-        raise SemslamError(str(exc)) from None
-    write_json_atomic(out / "render.json", result)
-    top = ", ".join(f"{name} {100 * n / max(1, sum(result['classes_seen'].values())):.0f}%"
-                    for name, n in list(result["classes_seen"].items())[:8])
-    typer.echo(f"rendered {result['frames']} label images ({result['label_set']}) into {out}; classes seen: {top}")
+    from .io.map_state import load_map_state
+    from .objects.render import render_instances
+
+    state = load_map_state(run_dir)
+    if state.label_set is None and state.objects is None:
+        raise SemslamError(f"{state.path}: the map has no classes and no objects (the run had no segmenter and no "
+                           f"instance segmenter); nothing to render")
+    if state.label_set is not None:
+        try:
+            result = render_run(run_dir, out, seq, device=device or cfg.device,
+                                every=every, progress=_progress_bar(0, "render"))
+        except ValueError as exc:
+            raise SemslamError(str(exc)) from None
+        write_json_atomic(out / "render.json", result)
+        top = ", ".join(f"{name} {100 * n / max(1, sum(result['classes_seen'].values())):.0f}%"
+                        for name, n in list(result["classes_seen"].items())[:8])
+        typer.echo(f"rendered {result['frames']} label images ({result['label_set']}) into {out}; classes seen: {top}")
+    if state.objects is not None:
+        try:
+            result = render_instances(run_dir, out, seq, device=device or cfg.device, every=every,
+                                      progress=_progress_bar(0, "render instances"))
+        except ValueError as exc:
+            raise SemslamError(str(exc)) from None
+        write_json_atomic(out / "render_instances.json", result)
+        typer.echo(f"rendered {result['frames']} instance images (instances/, instance_colour/) into {out}; "
+                   f"{len(result['objects_seen'])} objects seen")
 
 
 @app.command("config")

@@ -11,8 +11,10 @@ images go up and poses and small results come back.
 
 With a segmenter (config.semantics.segmenter, or one passed in), the map carries a class
 probability per surfel and label set class; segmentation runs on a worker thread and never stalls
-tracking (semslam.semantics.LabelFusion). Objects join this loop in a later issue. One
-`SemanticSLAM` holds one map and one camera; frames must keep the size of the first.
+tracking (semslam.semantics.LabelFusion). With an instance segmenter (config.objects.instances,
+or one passed in), detections are associated with objects that live on the surfels' instance ids
+(semslam.objects.ObjectFusion), also on a worker thread. One `SemanticSLAM` holds one map and one
+camera; frames must keep the size of the first.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from .datasets.frame import Frame, Intrinsics
 from .device import check_device, core
 from .errors import SemslamError
 from .mapping.surfel_map import SurfelMap
+from .objects.fusion import ObjectFusion
 from .segmentation import segmenter_from_config
+from .segmentation.factory import make_instance_segmenter
 from .semantics import LabelFusion
 from .timing import StageTimers
 
@@ -68,6 +72,7 @@ class RunResult:
     peak_rss_mb: float
     stopped: str = ""  # '' when the run went through; else why it stopped early
     semantics: dict | None = None  # LabelFusion.summary() when a segmenter ran
+    objects: dict | None = None  # ObjectFusion.summary() when an instance segmenter ran
 
     @property
     def frames(self) -> int:
@@ -91,6 +96,7 @@ class RunResult:
             "invalid_depth_values": sum(s.invalid_depth_values for s in self.statuses),
             "stopped": self.stopped,
             **({"semantics": self.semantics} if self.semantics is not None else {}),
+            **({"objects": self.objects} if self.objects is not None else {}),
         }
 
 
@@ -108,7 +114,7 @@ class SemanticSLAM:
     >>> slam.result().summary()
     """
 
-    def __init__(self, config: Config | None = None, segmenter=None) -> None:
+    def __init__(self, config: Config | None = None, segmenter=None, instance_segmenter=None) -> None:
         self.config = config or Config()
         self.device = check_device(self.config.device)
         self.timers = StageTimers()
@@ -117,6 +123,13 @@ class SemanticSLAM:
             segmenter = segmenter_from_config(self.config.semantics, self.device)
         self.label_fusion = LabelFusion(self.config.semantics, segmenter, self.timers) if segmenter else None
         self.label_set = self.label_fusion.label_set if self.label_fusion else None
+        # objects: an instance segmenter given here, or the one config.objects.instances names
+        objects = self.config.objects
+        if instance_segmenter is None and objects.instances != "none":
+            instance_segmenter = make_instance_segmenter(objects.instances, self.config.semantics.labels,
+                                                         objects.instances_device or self.device, objects)
+        self.object_fusion = ObjectFusion(objects, instance_segmenter, self.config.preprocess, self.timers,
+                                          objects.instances_device or self.device) if instance_segmenter else None
         self.intrinsics: Intrinsics | None = None
         self.map: SurfelMap | None = None
         self._frames = None  # the core's FrameProcessor: this camera's images on the device
@@ -172,6 +185,8 @@ class SemanticSLAM:
         self.statuses.append(status)
         if self.label_fusion is not None:  # the map is ours again: fuse finished labels, submit this frame
             self.label_fusion.step(self.map, frame, T_world_cam, self._time - 1, status.tracked, self.intrinsics)
+        if self.object_fusion is not None:  # associate finished detections with the objects, submit this frame
+            self.object_fusion.step(self.map, frame, T_world_cam, self._time - 1, status.tracked, self.intrinsics)
         self._wall_s += time.perf_counter() - t0
         self.timers.record("frame", (time.perf_counter() - t0) * 1e3)
         return T_world_cam.copy()
@@ -195,17 +210,25 @@ class SemanticSLAM:
         return self.result()
 
     def finish(self) -> None:
-        """End of the sequence: wait for pending segmentations, fuse them, run the final CRF."""
-        if self.label_fusion is not None and self.map is not None:
-            t0 = time.perf_counter()
+        """End of the sequence: wait for pending segmentations, fuse them, run the final CRF; apply
+        the pending instance segmentations and the object map's final pass."""
+        if self.map is None:
+            return
+        t0 = time.perf_counter()
+        if self.label_fusion is not None:
             with self.timers("finish"):  # waiting for the last segmentations, fusing them, the final CRF
                 self.label_fusion.finish(self.map, self.intrinsics)
-            self._wall_s += time.perf_counter() - t0
+        if self.object_fusion is not None:
+            with self.timers("finish_objects"):  # the last instance segmentations, final drop / merge / boxes
+                self.object_fusion.finish(self.map, self.intrinsics)
+        self._wall_s += time.perf_counter() - t0
 
     def close(self) -> None:
-        """Stop the segmentation worker without waiting (after Ctrl-C or an error); idempotent."""
+        """Stop the segmentation workers without waiting (after Ctrl-C or an error); idempotent."""
         if self.label_fusion is not None:
             self.label_fusion.close()
+        if self.object_fusion is not None:
+            self.object_fusion.close()
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -229,6 +252,7 @@ class SemanticSLAM:
             peak_rss_mb=peak_rss_mb(),
             stopped=stopped,
             semantics=self.label_fusion.summary() if self.label_fusion is not None else None,
+            objects=self.object_fusion.summary() if self.object_fusion is not None else None,
         )
 
     def _new_map(self) -> SurfelMap:

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -182,6 +183,63 @@ py::dict Clean(map::SurfelMap& m, int time) {
     return out;
 }
 
+// One per-surfel field, copied to the host without the others (the object map reads positions,
+// normals and instance ids each frame; surfels() would copy the class-probability table too).
+py::array SurfelField(map::SurfelMap& m, const std::string& name) {
+    const map::SurfelArrays a = m.Arrays();
+    const py::ssize_t n = static_cast<py::ssize_t>(m.size());
+    auto copy = [&](auto* src, std::vector<py::ssize_t> shape, py::ssize_t per) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(src)>>;
+        py::array_t<T, py::array::c_style> out(shape);
+        {
+            py::gil_scoped_release release;
+            core::CopyDeviceToHost(out.mutable_data(), src, n * per, m.device());
+        }
+        return py::array(out);
+    };
+    if (name == "positions") return copy(a.positions, {n, 3}, 3);
+    if (name == "normals") return copy(a.normals, {n, 3}, 3);
+    if (name == "colours") return copy(a.colours, {n, 3}, 3);
+    if (name == "radii") return copy(a.radii, {n}, 1);
+    if (name == "confidences") return copy(a.confidences, {n}, 1);
+    if (name == "init_times") return copy(a.init_times, {n}, 1);
+    if (name == "last_update_times") return copy(a.last_update_times, {n}, 1);
+    if (name == "instance_ids") return copy(a.instance_ids, {n}, 1);
+    throw py::value_error("surfel field '" + name + "' cannot be read alone (positions, normals, colours, radii, "
+                          "confidences, init_times, last_update_times, instance_ids)");
+}
+
+// Writes instance ids: ids (N,) for every surfel, or ids (K,) at indices (K,) (each in [0, N)).
+void SetInstanceIds(map::SurfelMap& m, const IntArray& ids, py::object indices) {
+    const int64_t n = m.size();
+    int32_t* dst = m.Arrays().instance_ids;
+    if (indices.is_none()) {
+        if (ids.ndim() != 1 || ids.shape(0) != n) {
+            throw py::value_error("instance ids must be (" + std::to_string(n) + ",) int32 for a map of " +
+                                  std::to_string(n) + " surfels, got " + std::to_string(ids.size()) + " values");
+        }
+        py::gil_scoped_release release;
+        core::CopyHostToDevice(dst, ids.data(), n, m.device());
+        return;
+    }
+    const IntArray idx = indices.cast<IntArray>();
+    if (ids.ndim() != 1 || idx.ndim() != 1 || idx.shape(0) != ids.shape(0)) {
+        throw py::value_error("indices and ids must be 1D arrays of one length");
+    }
+    const int32_t* ip = idx.data();
+    for (py::ssize_t k = 0; k < idx.shape(0); ++k) {
+        if (ip[k] < 0 || ip[k] >= n) {
+            throw py::value_error("surfel index " + std::to_string(ip[k]) + " out of range for a map of " +
+                                  std::to_string(n) + " surfels");
+        }
+    }
+    std::vector<int32_t> host(static_cast<size_t>(n));
+    py::gil_scoped_release release;
+    core::CopyDeviceToHost(host.data(), dst, n, m.device());
+    for (py::ssize_t k = 0; k < idx.shape(0); ++k) host[ip[k]] = ids.data()[k];
+    core::CopyHostToDevice(dst, host.data(), n, m.device());
+}
+
 }  // namespace
 
 void BindMap(py::module_& m) {
@@ -234,6 +292,11 @@ void BindMap(py::module_& m) {
              "Every field as numpy arrays (optionally only surfels with confidence >= the threshold).")
         .def("set_surfels", &SetSurfels, py::arg("surfels"),
              "Replace the contents with a dict as surfels() returns (instance_ids, class_probs optional).")
+        .def("surfel_field", &SurfelField, py::arg("name"),
+             "One per-surfel field as a numpy array (positions, normals, colours (N, 3); radii, confidences, "
+             "init_times, last_update_times, instance_ids (N,)), without copying the others.")
+        .def("set_instance_ids", &SetInstanceIds, py::arg("ids"), py::arg("indices") = py::none(),
+             "Write instance ids: ids (N,) int32 for every surfel, or ids (K,) at surfel indices (K,).")
         .def_property_readonly("size", &map::SurfelMap::size)
         .def_property_readonly("capacity", &map::SurfelMap::capacity)
         .def(

@@ -56,6 +56,7 @@ class ObjectMetrics:
     box_ious: list[float]
     per_class: dict[str, dict] = field(default_factory=dict)
     matches: list[dict] = field(default_factory=list)
+    present_ids: list[int] = field(default_factory=list)
 
     @property
     def recall(self) -> float:
@@ -74,7 +75,7 @@ class ObjectMetrics:
         return {"present": self.present, "found": self.found, "reported": self.reported,
                 "false_positives": self.false_positives, "duplicates": self.duplicates, "recall": self.recall,
                 "precision": self.precision, "mean_box_iou": self.mean_box_iou, "per_class": self.per_class,
-                "matches": self.matches}
+                "matches": self.matches, "present_ids": self.present_ids}
 
 
 def evaluate_objects(object_map: ObjectMap, positions: np.ndarray, instance_ids: np.ndarray, truth: list[TrueObject],
@@ -96,7 +97,9 @@ def evaluate_objects(object_map: ObjectMap, positions: np.ndarray, instance_ids:
                 best, best_frac = t, frac
         right = best is not None and int(mapping.index[best.class_id]) == obj.class_id
         matches.append({"object": o, "class": object_map.label_set.names[obj.class_id],
-                        "truth": best.name if best else None, "inside": round(best_frac, 3), "class_ok": right})
+                        "truth": best.name if best else None, "truth_id": best.id if best else None,
+                        "inside": round(best_frac, 3), "class_ok": right,
+                        "box_iou": round(box_iou_3d(obj.box, best.box), 4) if best and obj.box is not None else None})
         if right:
             assigned.setdefault(best.id, []).append(o)
         else:
@@ -118,4 +121,143 @@ def evaluate_objects(object_map: ObjectMap, positions: np.ndarray, instance_ids:
                 ious.append(max(box_iou_3d(b, t.box) for b in boxes))
     # right-class objects of things that were not "present" are neither found nor false
     return ObjectMetrics(len(present), found, len(object_map.objects), false_positives, duplicates, ious,
-                         per_class, matches)
+                         per_class, matches, [t.id for t in present])
+
+
+# -- a run's objects against its synthetic sequence -------------------------------------------------
+
+OBJECTS_EVAL_FILE = "objects_eval.json"
+
+
+def transform_box(box: OrientedBox, T: np.ndarray) -> OrientedBox:
+    """The box moved by the rigid 4x4 T (world -> other frame)."""
+    R, t = np.asarray(T)[:3, :3], np.asarray(T)[:3, 3]
+    return OrientedBox(R @ box.centre + t, box.extent.copy(), R @ box.rotation)
+
+
+def synthetic_scene(sequence_path):
+    """The synthetic Scene of a sequence folder written by `semslam synth` (rebuilt from the seed in
+    its semslam.json), or None when the folder is not a synthetic sequence."""
+    import json
+    from pathlib import Path
+
+    meta_path = Path(sequence_path) / "semslam.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    from ..datasets.synthetic import FORMAT
+
+    if meta.get("format") != FORMAT:
+        return None
+    from ..datasets.synthetic import build_scene, keep_out_points, room_from_seed
+
+    seed = int(meta["seed"])
+    return build_scene(seed, keep_out_points(room_from_seed(seed)))
+
+
+def run_to_truth(run_timestamps: np.ndarray, run_poses: np.ndarray, gt_timestamps: np.ndarray,
+                 gt_poses: np.ndarray, max_dt: float = 0.02) -> np.ndarray:
+    """T_truth_run: the rigid transform from the run's world (the first camera) to the ground
+    truth's world, from the frames matched by timestamp (within max_dt): each gives
+    gt_pose @ inv(run_pose); their rotations are averaged (chordal mean: the nearest rotation to the
+    summed matrices) and their translations averaged. Positions alone (a Kabsch fit of the camera
+    centres) leave the rotation about a short arc's chord undetermined; the poses' orientations fix it."""
+    idx = np.clip(np.searchsorted(gt_timestamps, run_timestamps), 1, len(gt_timestamps) - 1)
+    idx = np.where(np.abs(gt_timestamps[idx - 1] - run_timestamps) < np.abs(gt_timestamps[idx] - run_timestamps),
+                   idx - 1, idx)
+    ok = np.abs(gt_timestamps[idx] - run_timestamps) <= max_dt
+    if not ok.any():
+        raise ValueError(f"no frame of the run has a ground-truth pose within {max_dt} s of its timestamp")
+    Ts = np.stack([gt_poses[j] @ np.linalg.inv(run_poses[i]) for i, j in zip(np.flatnonzero(ok), idx[ok])])
+    U, _, Vt = np.linalg.svd(Ts[:, :3, :3].sum(0))
+    T = np.eye(4)
+    T[:3, :3] = U @ np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))]) @ Vt
+    T[:3, 3] = Ts[:, :3, 3].mean(0)
+    return T
+
+
+def evaluate_object_run(run_dir, sequence=None, config=None, write: bool = True) -> dict:
+    """Object metrics of a run (its map.npz objects and surfels) against its synthetic sequence's
+    things: the true boxes are moved into the run's world (`run_to_truth`), things count as present
+    when seen in `min_visible_frames` frames (instance images, at least objects.min_mask_pixels
+    pixels) and held by the map; see `evaluate_objects`. Writes objects_eval.json when `write`.
+    EvaluationError when the run has no objects or the sequence is not synthetic."""
+    import json
+    from pathlib import Path
+
+    from .. import datasets
+    from ..errors import EvaluationError
+    from ..io.atomic import write_json_atomic
+    from ..io.map_state import load_map_state
+
+    run_dir = Path(run_dir)
+    state = load_map_state(run_dir)
+    config = config or state.config
+    om = state.object_map(config.objects)
+    if om is None:
+        raise EvaluationError(f"{state.path}: the map has no objects (the run had no instance segmenter)")
+    if sequence is None:
+        try:
+            sequence = datasets.open(json.loads((run_dir / "summary.json").read_text())["dataset"]["path"])
+        except (FileNotFoundError, KeyError, json.JSONDecodeError):
+            raise EvaluationError(f"{run_dir / 'summary.json'}: no dataset path; pass the sequence with --dataset") from None
+    scene = synthetic_scene(sequence.path)
+    if scene is None:
+        raise EvaluationError(f"{sequence.path} is not a synthetic sequence: no true objects to score against")
+    if not sequence.has_instances:
+        raise EvaluationError(f"{sequence.path} has no instance images")
+    frames = [sequence[k] for k in range(len(sequence))]
+    gt = [(f.timestamp, f.T_world_cam) for f in frames if f.T_world_cam is not None]
+    T_truth_run = run_to_truth(state.timestamps, state.T_world_cam, np.array([g[0] for g in gt]),
+                               np.array([g[1] for g in gt]))
+    T_run_truth = np.linalg.inv(T_truth_run)
+    truth = [TrueObject(t.id, t.class_id, t.name, transform_box(t.box, T_run_truth)) for t in true_objects(scene)]
+    stamps = set(np.round(state.timestamps, 6))
+    visible = visible_frames([f.instances for f in frames if round(f.timestamp, 6) in stamps],
+                             config.objects.min_mask_pixels)
+    metrics = evaluate_objects(om, state.surfels["positions"], state.surfels["instance_ids"], truth, visible,
+                               min_visible_frames=config.eval.object_min_visible_frames,
+                               margin=config.eval.object_margin, min_map_surfels=config.eval.object_min_map_surfels)
+    result = {"run": str(run_dir), "sequence": str(sequence.path), **metrics.to_dict(),
+              "objects": [{**o, "truth": m["truth"], "truth_id": m["truth_id"], "class_ok": m["class_ok"],
+                           "box_iou": m["box_iou"]}
+                          for o, m in zip(om.to_list(), metrics.matches)],
+              "truth": [{"id": t.id, "name": t.name, "class": NYU40.names[t.class_id], "present": t.id in
+                         metrics.present_ids, "box": t.box.to_dict()} for t in truth]}
+    if write:
+        write_json_atomic(run_dir / OBJECTS_EVAL_FILE, result)
+    return result
+
+
+def format_object_table(result: dict) -> str:
+    """The object metrics as a printed table: per class present / found / duplicates, then totals."""
+    rows = [f"{'class':<16}{'present':>8}{'found':>7}{'dupl.':>7}"]
+    for name, row in sorted(result["per_class"].items()):
+        rows.append(f"{name:<16}{row['present']:>8}{row['found']:>7}{row['duplicates']:>7}")
+    rows.append(
+        f"objects: {result['reported']} reported, {result['present']} present; recall {result['recall']:.3f}, "
+        f"precision {result['precision']:.3f}, {result['duplicates']} duplicates, {result['false_positives']} false "
+        f"positives, mean box IoU {result['mean_box_iou']:.3f}")
+    return "\n".join(rows)
+
+
+def format_object_list(result: dict) -> str:
+    """The objects found next to the truth: one line per true object present (the map objects
+    assigned to it, their class and box IoU), then the map objects that match no true object."""
+    by_truth: dict[int, list[dict]] = {}
+    for o in result["objects"]:
+        if o["truth_id"] is not None and o["class_ok"]:
+            by_truth.setdefault(o["truth_id"], []).append(o)
+    rows = [f"{'true object':<16}{'class':<14}{'map object(s)':<28}box IoU"]
+    for t in result["truth"]:
+        if not t["present"]:
+            continue
+        found = by_truth.get(t["id"], [])
+        objs = ", ".join(f"#{o['id']} {o['class']} ({o['existence']:.2f})" for o in found) or "- (missed)"
+        iou = max((o["box_iou"] or 0.0 for o in found), default=None)
+        rows.append(f"{t['name']:<16}{t['class']:<14}{objs:<28}{'' if iou is None else f'{iou:.2f}'}")
+    extra = [o for o in result["objects"] if not (o["truth_id"] is not None and o["class_ok"])]
+    for o in extra:
+        what = f"on {o['truth']} (wrong class)" if o["truth"] else "matches nothing"
+        rows.append(f"{'(none)':<16}{'':<14}#{o['id']} {o['class']} {what}")
+    return "\n".join(rows)

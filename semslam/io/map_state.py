@@ -10,6 +10,9 @@ One uncompressed NumPy archive (`allow_pickle=False` readable) with:
     trajectory_timestamps (M,) float64 s; trajectory_T_world_cam (M, 4, 4) float64
     intrinsics           JSON of the camera (fx fy cx cy width height depth_scale distortion)
     config               JSON of the run's Config (every section)
+    objects              JSON of the object map (ObjectMap.state(): label set, objects with class
+                         probabilities, counts, frames, boxes; absent without objects); the
+                         objects' surfels are those whose surfel_instance_ids name them
     meta                 JSON: format, version, semslam version, map time (frames processed), extra
 
 The world frame is the camera of the first frame, as in map.ply and trajectory.txt.
@@ -52,6 +55,18 @@ class MapState:
     time: int
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    objects: dict | None = None  # ObjectMap.state() of the run, None without objects
+
+    def object_map(self, config=None):
+        """The run's ObjectMap (None without objects); `config`: ObjectsConfig (default: the run's)."""
+        if self.objects is None:
+            return None
+        from ..objects.object_map import ObjectMap
+        from ..segmentation.labels import get_label_set
+
+        name = self.objects["label_set"]
+        label_set = self.label_set if self.label_set is not None and self.label_set.name == name else get_label_set(name)
+        return ObjectMap.from_state(self.objects, label_set, config or self.config.objects, self.config.device)
 
     @property
     def size(self) -> int:
@@ -107,11 +122,13 @@ def save_map_state(
     intrinsics=None,
     time: int = 0,
     extra: dict | None = None,
+    objects: dict | None = None,
 ) -> None:
     """Write a map state atomically (a reader never sees half a file; Ctrl-C leaves the old one).
 
     surfels: as SurfelMap.surfels() returns them (all surfels, not only stable ones). config: the
-    run's Config. label_set: the LabelSet of class_probs' columns (required when they exist)."""
+    run's Config. label_set: the LabelSet of class_probs' columns (required when they exist).
+    objects: ObjectMap.state() (JSON-serialisable) or None."""
     from .. import __version__
 
     arrays: dict[str, np.ndarray] = {}
@@ -138,6 +155,8 @@ def save_map_state(
     arrays["trajectory_T_world_cam"] = np.asarray(T_world_cam if T_world_cam is not None else [], np.float64).reshape(m, 4, 4)
     arrays["intrinsics"] = np.array(json.dumps(intrinsics.to_dict() if intrinsics is not None else None))
     arrays["config"] = np.array(json.dumps(config.model_dump(mode="json")))
+    if objects is not None:
+        arrays["objects"] = np.array(json.dumps(objects))
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "semslam": __version__,
                                           "time": int(time), "surfels": n, "num_classes": int(num_classes),
                                           **(extra or {})}))
@@ -198,6 +217,12 @@ def load_map_state(path: str | Path) -> MapState:
         config = Config.model_validate(json.loads(str(arrays["config"])))
     except Exception as exc:  # pydantic.ValidationError, JSON errors
         raise MapStateError(f"{path}: the saved configuration does not load: {exc}") from None
+    objects = None
+    if "objects" in arrays:
+        try:
+            objects = json.loads(str(arrays["objects"]))
+        except json.JSONDecodeError as exc:
+            raise MapStateError(f"{path}: the saved objects do not load: {exc}") from None
     k = json.loads(str(arrays["intrinsics"]))
     intrinsics = None
     if k is not None:
@@ -213,4 +238,5 @@ def load_map_state(path: str | Path) -> MapState:
         time=int(meta.get("time", 0)),
         meta=meta,
         path=path,
+        objects=objects,
     )

@@ -60,11 +60,26 @@ class OrientedBox:
         return np.all(np.abs(local) <= self.extent / 2 + margin, axis=1)
 
 
-def oriented_box(points: np.ndarray, trim: float = 0.02) -> OrientedBox:
-    """Gravity-aligned oriented box of points (N, 3), world z up: the yaw (searched in 1 degree
-    steps over 0..90) whose horizontal rectangle has the smallest area; extents between the trim
-    and 1 - trim quantiles along each axis (stray surfels at a mask's border do not inflate it)."""
-    p = np.asarray(points, np.float64)
+def up_frame(up: np.ndarray | None) -> np.ndarray:
+    """(3, 3) rotation whose third column is the unit `up` (world z when None) and whose first
+    column is the world x (or y) axis with its `up` component removed: the frame gravity-aligned
+    boxes are searched in."""
+    if up is None:
+        return np.eye(3)
+    z = np.asarray(up, np.float64) / np.linalg.norm(up)
+    ref = np.array([1.0, 0, 0]) if abs(z[0]) < 0.9 else np.array([0, 1.0, 0])
+    x = ref - (ref @ z) * z
+    x /= np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z], 1)
+
+
+def oriented_box(points: np.ndarray, trim: float = 0.02, up: np.ndarray | None = None) -> OrientedBox:
+    """Gravity-aligned oriented box of points (N, 3): the yaw about `up` (world z when None;
+    searched in 1 degree steps over 0..90) whose horizontal rectangle has the smallest area;
+    extents between the trim and 1 - trim quantiles along each axis (stray surfels at a mask's
+    border do not inflate it). The rotation's third column is `up`."""
+    G = up_frame(up)
+    p = np.asarray(points, np.float64) @ G  # coordinates in the gravity frame
     if len(p) > 4000:  # the box of a regular subsample is the box
         p = p[np.linspace(0, len(p) - 1, 4000).astype(np.int64)]
     yaws = np.deg2rad(np.arange(90))
@@ -77,7 +92,30 @@ def oriented_box(points: np.ndarray, trim: float = 0.02) -> OrientedBox:
     R = np.array([[a[0], -a[1], 0.0], [a[1], a[0], 0.0], [0.0, 0.0, 1.0]])
     local = p @ R
     lo, hi = np.quantile(local, trim, axis=0), np.quantile(local, 1 - trim, axis=0)
-    return OrientedBox(R @ ((lo + hi) / 2), np.maximum(hi - lo, 1e-3), R)
+    return OrientedBox(G @ R @ ((lo + hi) / 2), np.maximum(hi - lo, 1e-3), G @ R)
+
+
+def estimate_up(normals: np.ndarray, weights: np.ndarray | None, guess: np.ndarray, cone_deg: float,
+                iterations: int = 5) -> np.ndarray:
+    """The world's up direction from surfel normals (N, 3): starting at `guess` (e.g. the first
+    camera's -y), the weighted mean of the unit normals within `cone_deg` of the estimate —
+    floors, table tops and seats face up — repeated `iterations` times. `guess` when no normal
+    lies in the cone. weights (N,): e.g. surfel areas (radius^2); None = equal."""
+    n = np.asarray(normals, np.float64)
+    ok = np.isfinite(n).all(1)
+    n = n[ok]
+    w = np.ones(len(n)) if weights is None else np.asarray(weights, np.float64)[ok]
+    up = np.asarray(guess, np.float64) / np.linalg.norm(guess)
+    cos = np.cos(np.deg2rad(cone_deg))
+    for _ in range(iterations):
+        near = n @ up > cos
+        if not near.any():
+            break
+        mean = (n[near] * w[near, None]).sum(0)
+        if np.linalg.norm(mean) == 0:
+            break
+        up = mean / np.linalg.norm(mean)
+    return up
 
 
 def box_iou_3d(a: OrientedBox, b: OrientedBox, samples: int = 24) -> float:
@@ -120,15 +158,42 @@ class MapObject:
         """Mean detection score."""
         return self.score_sum / self.detections if self.detections else 0.0
 
+    def state(self) -> dict:
+        """Everything to rebuild this object (map.npz), JSON-serialisable."""
+        return {"id": self.id, "class_probs": [float(p) for p in self.class_probs], "first_frame": self.first_frame,
+                "last_frame": self.last_frame, "detections": self.detections, "expected": self.expected,
+                "score_sum": self.score_sum, "surfel_count": self.surfel_count, "frames": list(self.frames),
+                "box": self.box.to_dict() if self.box is not None else None}
+
+    @classmethod
+    def from_state(cls, d: dict) -> "MapObject":
+        box = d.get("box")
+        return cls(int(d["id"]), np.asarray(d["class_probs"], np.float64), int(d["first_frame"]),
+                   int(d["last_frame"]), int(d["detections"]), int(d["expected"]), float(d["score_sum"]),
+                   int(d["surfel_count"]),
+                   OrientedBox(np.asarray(box["centre"]), np.asarray(box["extent"]), np.asarray(box["rotation"]))
+                   if box else None, [int(f) for f in d.get("frames", [])])
+
     def to_dict(self, label_set: LabelSet) -> dict:
         probs = {label_set.names[c]: round(float(p), 4) for c, p in enumerate(self.class_probs) if p > 0.01}
         return {
             "id": self.id, "class_id": self.class_id, "class": label_set.names[self.class_id],
             "class_probabilities": probs, "score": round(self.score, 4), "existence": round(self.existence, 4),
             "detections": self.detections, "expected": self.expected, "surfel_count": self.surfel_count,
-            "first_frame": self.first_frame, "last_frame": self.last_frame,
+            "first_frame": self.first_frame, "last_frame": self.last_frame, "frames_seen": len(self.frames),
             "box": self.box.to_dict() if self.box is not None else None,
         }  # fmt: skip
+
+
+def refine_masks(masks: list[np.ndarray], vertices: np.ndarray, normals: np.ndarray, config: ObjectsConfig,
+                 device: str = "cpu") -> tuple[list[np.ndarray], int]:
+    """Masks snapped to the geometric segments of the frame's vertex / normal maps (H, W, 3)
+    (geometric.refine_mask, each against the others); returns (masks, how many changed)."""
+    if not masks:
+        return [], 0
+    segments = segment_depth(vertices, normals, config, device)
+    refined = [refine_mask(m, segments, config, [o for o in masks if o is not m]) for m in masks]
+    return refined, sum(not np.array_equal(a, b) for a, b in zip(refined, masks))
 
 
 @dataclass
@@ -160,8 +225,11 @@ class ObjectMap:
         self.label_set = label_set
         self.device = device
         self.objects: dict[int, MapObject] = {}
+        self.up: np.ndarray | None = None  # world up for the boxes (None: world z); see estimate_up
         self._next_id = 1
         self._frames_since_maintain = 0
+        self.dropped = 0  # totals over the run (maintain)
+        self.merged = 0
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -189,10 +257,7 @@ class ObjectMap:
         stats.detections = len(dets)
         masks = [i.mask for i in dets]
         if c.refine_masks and normals is not None and dets:
-            segments = segment_depth(vertices, normals, c, self.device)
-            refined = [refine_mask(m, segments, c, [o for o in masks if o is not m]) for m in masks]
-            stats.refined = sum(not np.array_equal(a, b) for a, b in zip(refined, masks))
-            masks = refined
+            masks, stats.refined = refine_masks(masks, vertices, normals, c, self.device)
         seen = index_map >= 0
         owner = np.full((h, w), -1, np.int64)
         owner[seen] = instance_ids[index_map[seen]]
@@ -270,25 +335,48 @@ class ObjectMap:
     def integrate_map(self, surfel_map, seg: Segmentation, frame_index: int, time: int, T_world_cam: np.ndarray,
                       intrinsics, vertices: np.ndarray, normals: np.ndarray | None = None) -> FrameObjects:
         """`integrate` against a SurfelMap after it fused this frame: its index map at
-        T_world_cam and its surfels; the changed instance ids are written back to the map."""
+        T_world_cam and `time` (the frame's clock), its positions and instance ids (read alone);
+        the changed instance ids are written back to the map."""
         index_map = pixel_index_map(surfel_map.render_index_map(T_world_cam, intrinsics, time), intrinsics)
-        surfels = surfel_map.surfels()
-        ids = surfels["instance_ids"].copy()
-        stats = self.integrate(seg, frame_index, index_map, surfels["positions"], ids, vertices, T_world_cam, normals)
-        if not np.array_equal(ids, surfels["instance_ids"]):
-            surfels["instance_ids"] = ids
-            surfel_map.set_surfels(surfels)
+        before = surfel_map.instance_ids()
+        ids = before.copy()
+        stats = self.integrate(seg, frame_index, index_map, surfel_map.field("positions"), ids, vertices,
+                               T_world_cam, normals)
+        changed = np.flatnonzero(ids != before)
+        if len(changed):
+            surfel_map.set_instance_ids(ids[changed], changed)
         return stats
 
     def finish_map(self, surfel_map) -> dict:
         """`finish` on a SurfelMap's surfels, writing freed / merged ids back."""
-        surfels = surfel_map.surfels()
-        ids = surfels["instance_ids"].copy()
-        out = self.finish(surfels["positions"], ids)
-        if not np.array_equal(ids, surfels["instance_ids"]):
-            surfels["instance_ids"] = ids
-            surfel_map.set_surfels(surfels)
+        before = surfel_map.instance_ids()
+        ids = before.copy()
+        out = self.finish(surfel_map.field("positions"), ids)
+        changed = np.flatnonzero(ids != before)
+        if len(changed):
+            surfel_map.set_instance_ids(ids[changed], changed)
         return out
+
+    # -- state (map.npz) ---------------------------------------------------------------------
+
+    def state(self) -> dict:
+        """The object map as a JSON-serialisable dict (`from_state` rebuilds it)."""
+        return {"label_set": self.label_set.name, "next_id": self._next_id,
+                "up": None if self.up is None else [float(v) for v in self.up],
+                "dropped": self.dropped, "merged": self.merged,
+                "objects": [self.objects[o].state() for o in sorted(self.objects)]}
+
+    @classmethod
+    def from_state(cls, state: dict, label_set: LabelSet, config: ObjectsConfig | None = None,
+                   device: str = "cpu") -> "ObjectMap":
+        if state.get("label_set") != label_set.name:
+            raise ValueError(f"objects in label set {state.get('label_set')!r}, expected {label_set.name!r}")
+        om = cls(label_set, config, device)
+        om.objects = {int(d["id"]): MapObject.from_state(d) for d in state["objects"]}
+        om._next_id = int(state["next_id"])
+        om.up = None if state.get("up") is None else np.asarray(state["up"], np.float64)
+        om.dropped, om.merged = int(state.get("dropped", 0)), int(state.get("merged", 0))
+        return om
 
     def _new_object(self, frame_index: int) -> int:
         o = self._next_id
@@ -352,7 +440,9 @@ class ObjectMap:
         for o, obj in self.objects.items():
             p = positions[instance_ids == o]
             obj.surfel_count = len(p)
-            obj.box = oriented_box(p) if len(p) >= 4 else None
+            obj.box = oriented_box(p, up=self.up) if len(p) >= 4 else None
+        self.dropped += dropped
+        self.merged += merged
         return {"dropped": dropped, "merged": merged}
 
     def _merge(self, keep: int, other: int, instance_ids: np.ndarray) -> None:

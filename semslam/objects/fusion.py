@@ -1,0 +1,199 @@
+"""Objects in the SLAM loop (MaskFusion's scheduling, Meaningful Maps' association, Fusion++'s existence).
+
+Per frame, after the frame is fused into the map (`ObjectFusion.step`):
+
+    apply the instance segmentations that finished, oldest first, each with the pose and clock of
+    the frame it was computed on: ObjectMap.integrate_map (index map at that pose, association,
+    new objects, instance ids written to the surfels)                               python + core
+    submit this frame when it is the k-th (objects.segment_every) and was tracked; a full queue
+    skips it (never blocks)
+
+The worker thread runs the instance segmenter, the frame's vertex / normal maps and the snapping of
+masks to the geometric segments of the depth (all of which depend on the frame only); the map is
+touched only from the thread that calls `step` / `finish`. The boxes are gravity-aligned about an
+up direction estimated from the map's surfel normals (objects.up). At the end (`finish`) the
+pending frames are applied and the object map's final pass drops and merges objects.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import ObjectsConfig, PreprocessConfig
+from ..segmentation.base import Segmentation, SegmentationError
+from ..semantics.scheduler import SegmentationJob, SegmentationResult, SegmentationWorker
+from ..timing import StageTimers
+from .object_map import FrameObjects, ObjectMap, estimate_up, refine_masks
+
+if TYPE_CHECKING:
+    from ..datasets.frame import Frame, Intrinsics
+    from ..mapping.surfel_map import SurfelMap
+
+
+class ObjectFusion:
+    """Schedules an instance segmenter asynchronously and keeps an ObjectMap over a SurfelMap.
+
+    >>> fusion = ObjectFusion(config.objects, instance_segmenter, config.preprocess, timers)
+    >>> fusion.step(surfel_map, frame, T_world_cam, time, tracked, intrinsics)  # each frame
+    >>> fusion.finish(surfel_map, intrinsics)                                  # end of the run
+    >>> fusion.object_map.to_list(), fusion.summary()
+    """
+
+    def __init__(self, config: ObjectsConfig, segmenter, preprocess: PreprocessConfig | None = None,
+                 timers: StageTimers | None = None, device: str = "cpu") -> None:
+        self.config = config
+        self.segmenter = segmenter
+        self.label_set = segmenter.label_set
+        self.preprocess = preprocess or PreprocessConfig()
+        self.timers = timers or StageTimers()
+        self.device = device
+        self.object_map = ObjectMap(self.label_set, config, device)
+        self._worker = SegmentationWorker(self._segment, config.queue_size, name="instances")
+        self._up_guess: np.ndarray | None = None
+        self._frames = 0
+        self._not_tracked = 0
+        self._dropped_frames = 0
+        self._applied = 0
+        self._totals = FrameObjects()
+        self._segment_ms: list[float] = []
+        self._wait_ms: list[float] = []
+        self._drained_at_end = 0
+        self._finished = False
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return getattr(self.segmenter, "name", type(self.segmenter).__name__)
+
+    # -- worker thread ----------------------------------------------------------------------------
+    def _segment(self, job: SegmentationJob):
+        from ..mapping.preprocess import preprocess_depth
+
+        frame = job.payload
+        seg = self.segmenter.segment(frame.rgb, frame.depth, frame)
+        if seg is None:
+            return None
+        _, vertices, normals = preprocess_depth(frame.depth, frame.intrinsics, self.preprocess, self.device)
+        refined = 0
+        if self.config.refine_masks and seg.instances:
+            h, w = frame.depth.shape
+            keep = [i for i in seg.instances if i.mask.shape == (h, w)]
+            masks, refined = refine_masks([i.mask for i in keep], vertices, normals, self.config, self.device)
+            for inst, mask in zip(keep, masks):
+                inst.mask = mask
+        return seg, vertices, refined
+
+    # -- main thread ------------------------------------------------------------------------------
+    def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
+             intrinsics: "Intrinsics") -> None:
+        """After frame `time_` is fused: apply finished instance segmentations, submit this frame
+        when it is due. Never waits for the worker."""
+        self._frames += 1
+        if self._up_guess is None:  # the first camera's up (-y) in the world
+            self._up_guess = np.asarray(T_world_cam, np.float64)[:3, :3] @ np.array([0.0, -1.0, 0.0])
+        self._apply(surfel_map, self._worker.ready(), intrinsics)
+        if time_ % self.config.segment_every == 0:
+            if tracked:
+                self._worker.submit(SegmentationJob(frame.index, time_, frame.timestamp,
+                                                    np.array(T_world_cam, dtype=np.float64), frame))
+            else:
+                self._not_tracked += 1
+
+    def finish(self, surfel_map: "SurfelMap", intrinsics: "Intrinsics") -> None:
+        """End of the run: apply the pending frames, then the object map's final drop / merge / box pass."""
+        if self._closed:
+            return
+        results = self._worker.drain()
+        self._drained_at_end = len(results)
+        self._apply(surfel_map, results, intrinsics)
+        with self.timers("objects_finish"):
+            self._refresh_up(surfel_map)
+            self.object_map.finish_map(surfel_map)
+        self._finished = True
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker without waiting for pending frames (Ctrl-C, errors)."""
+        self._closed = True
+        self._worker.close()
+
+    def _refresh_up(self, surfel_map: "SurfelMap") -> None:
+        if self._up_guess is None or surfel_map.size == 0:
+            return
+        if self.config.up == "camera":
+            self.object_map.up = self._up_guess
+            return
+        radii = surfel_map.field("radii")
+        self.object_map.up = estimate_up(surfel_map.field("normals"), radii * radii, self._up_guess,
+                                         self.config.up_cone_deg)
+
+    def _apply(self, surfel_map: "SurfelMap", results: list[SegmentationResult], intrinsics: "Intrinsics") -> None:
+        for result in results:
+            self._wait_ms.append(result.wait_ms)
+            self._segment_ms.append(result.segment_ms)
+            job = result.job
+            if result.output is None:
+                self._dropped_frames += 1
+                continue
+            seg, vertices, refined = result.output
+            self._check(seg, intrinsics, job)
+            with self.timers("objects"):
+                om = self.object_map
+                if om._frames_since_maintain + 1 >= self.config.maintain_every:  # boxes are made in this pass
+                    self._refresh_up(surfel_map)
+                stats = om.integrate_map(surfel_map, seg, job.index, job.time, job.T_world_cam, intrinsics, vertices)
+            t = self._totals
+            t.detections += stats.detections
+            t.matched += stats.matched
+            t.created += stats.created
+            t.refined += refined
+            self._applied += 1
+
+    def _check(self, seg: Segmentation, intrinsics: "Intrinsics", job: SegmentationJob) -> None:
+        if seg.label_set.names != self.label_set.names:
+            raise SegmentationError(f"{self.name} returned instances in {seg.label_set.name!r} for frame {job.index}, "
+                                    f"but the object map's label set is {self.label_set.name!r}")
+        try:
+            seg.check_size(intrinsics.width, intrinsics.height)
+        except SegmentationError as exc:
+            raise SegmentationError(f"frame {job.index} (t={job.timestamp:.6f}): {exc}") from None
+
+    # -- report -----------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """Counts and times of the run so far (milliseconds)."""
+        objects = self.timers.summary().get("objects", {})
+        total_ms = objects.get("total_s", 0.0) * 1e3
+        om = self.object_map
+        up = om.up
+        return {
+            "instance_segmenter": self.name,
+            "oracle": bool(getattr(self.segmenter, "is_oracle", False)) or self.name.startswith("oracle"),
+            "label_set": self.label_set.name,
+            "segment_every": self.config.segment_every,
+            "queue_size": self.config.queue_size,
+            "frames": self._frames,
+            "frames_submitted": self._worker.submitted,
+            "frames_applied": self._applied,
+            "frames_skipped_queue_full": self._worker.skipped,
+            "frames_dropped_by_segmenter": self._dropped_frames,
+            "frames_not_submitted_tracking_failed": self._not_tracked,
+            "frames_applied_at_end": self._drained_at_end,
+            "objects": len(om),
+            "detections": self._totals.detections,
+            "associations": self._totals.matched,
+            "new_objects": self._totals.created,
+            "merged": om.merged,
+            "dropped": om.dropped,
+            "masks_refined": self._totals.refined,
+            "finished": self._finished,
+            "up": None if up is None else [round(float(v), 4) for v in up],
+            "segment_ms_mean": float(np.mean(self._segment_ms)) if self._segment_ms else 0.0,
+            "queue_wait_ms_mean": float(np.mean(self._wait_ms)) if self._wait_ms else 0.0,
+            "objects_ms_mean": objects.get("mean_ms", 0.0),
+            "objects_ms_per_frame": total_ms / self._frames if self._frames else 0.0,
+        }
+
+
+__all__ = ["ObjectFusion"]
