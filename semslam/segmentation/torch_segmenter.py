@@ -133,9 +133,9 @@ class TorchSegmenter:
     def input_size_for(self, width: int, height: int) -> tuple[int, int]:
         return choose_input_size(self.spec, width, height, self.input_size)
 
-    def _segment_on_gpu(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int], float]:
-        """The network and its post-processing on this segmenter's CUDA stream; only the frame's
-        probabilities come back to the host (in the output dtype)."""
+    def _segment_on_gpu(self, rgb: np.ndarray):
+        """The network and its post-processing on this segmenter's CUDA stream: (probabilities on the
+        host, the same on the GPU (a torch tensor), input size, time the network finished)."""
         import torch
 
         check_rgb(rgb, self.name)
@@ -159,8 +159,9 @@ class TorchSegmenter:
                 stream.synchronize()
                 t1 = time.perf_counter()
                 probs = logits_to_probs_torch(out, size, (rgb.shape[1], rgb.shape[0]), self.mapping)
-                probs = probs.to(torch.float16 if np.dtype(self.dtype) == np.float16 else torch.float32).cpu().numpy()
-        return probs, size, t1
+                probs = probs.to(torch.float16 if np.dtype(self.dtype) == np.float16 else torch.float32)
+                host = probs.cpu().numpy()  # waits for this stream: `probs` is ready for any stream after
+        return host, probs, size, t1
 
     def _graph(self, x):
         """The module traced to TorchScript for this input shape (traced once per shape): TorchScript
@@ -209,8 +210,9 @@ class TorchSegmenter:
 
     def segment(self, rgb: np.ndarray, depth: np.ndarray | None = None, frame=None) -> Segmentation:
         t0 = time.perf_counter()
+        device_probs = None
         if self.torch_device.type == "cuda":  # softmax, label map and upsampling stay on the GPU
-            probs, size, t1 = self._segment_on_gpu(rgb)
+            probs, device_probs, size, t1 = self._segment_on_gpu(rgb)
         else:
             logits, size = self.logits(rgb)
             t1 = time.perf_counter()
@@ -220,5 +222,7 @@ class TorchSegmenter:
             "model_label_set": self.model_label_set.name, "input_size": size,
             "network_ms": 1e3 * (t1 - t0), "postprocess_ms": 1e3 * (t2 - t1),
         })  # fmt: skip
+        if device_probs is not None:  # label fusion on the same GPU reads these, not the host copy
+            seg.extra["probs_device"] = device_probs
         seg.check_size(rgb.shape[1], rgb.shape[0])
         return seg

@@ -153,8 +153,13 @@ class LabelFusion:
                 continue
             segmentation, labels_png = result.output
             self._check(segmentation, intrinsics, job)
+            # A GPU segmenter leaves its probabilities on the device too (extra["probs_device"]): fused
+            # there when the map lives on that GPU, without a host-to-device copy in the mapping thread.
+            probs = segmentation.extra.get("probs_device")
+            if probs is None or not surfel_map.device.startswith("cuda"):
+                probs = segmentation.probs
             with self.timers("labels"):
-                stats = surfel_map.update_labels(segmentation.probs, job.T_world_cam, intrinsics, job.time,
+                stats = surfel_map.update_labels(probs, job.T_world_cam, intrinsics, job.time,
                                                  self.config.probability_floor)
             self._updated_surfels.append(int(stats.get("updated", 0)) if isinstance(stats, dict) else 0)
             self.segmented.append(SegmentedFrame(job.index, job.time, job.timestamp, labels_png))
