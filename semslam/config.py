@@ -508,9 +508,10 @@ class ObjectsConfig(_Section):
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
     up: Literal["auto", "camera"] = Field(
         "auto", description="world up of the gravity-aligned boxes: auto = the mean surfel normal within up_cone_deg "
-        "of the first camera's up (-y): floors and table tops; camera = the first camera's -y"
+        "of the first camera's up (-y), refined by a plane fit to the up-facing surfels at the commonest height "
+        "(the floor); camera = the first camera's -y"
     )
-    up_cone_deg: float = Field(30.0, gt=0, lt=90, description="deg; normals this close to the up guess count (up=auto)")
+    up_cone_deg: float = Field(20.0, gt=0, lt=90, description="deg; normals this close to the up guess count (up=auto)")
 
 
 class Config(_Section):

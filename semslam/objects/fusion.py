@@ -11,7 +11,7 @@ Per frame, after the frame is fused into the map (`ObjectFusion.step`):
 The worker thread runs the instance segmenter, the frame's vertex / normal maps and the snapping of
 masks to the geometric segments of the depth (all of which depend on the frame only); the map is
 touched only from the thread that calls `step` / `finish`. The boxes are gravity-aligned about an
-up direction estimated from the map's surfel normals (objects.up). At the end (`finish`) the
+up direction estimated from the map's surfels (objects.up: normals, then a plane fit to the floor). At the end (`finish`) the
 pending frames are applied and the object map's final pass drops and merges objects.
 """
 
@@ -127,7 +127,7 @@ class ObjectFusion:
             return
         radii = surfel_map.field("radii")
         self.object_map.up = estimate_up(surfel_map.field("normals"), radii * radii, self._up_guess,
-                                         self.config.up_cone_deg)
+                                         self.config.up_cone_deg, positions=surfel_map.field("positions"))
 
     def _apply(self, surfel_map: "SurfelMap", results: list[SegmentationResult], intrinsics: "Intrinsics") -> None:
         for result in results:

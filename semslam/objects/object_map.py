@@ -96,11 +96,15 @@ def oriented_box(points: np.ndarray, trim: float = 0.02, up: np.ndarray | None =
 
 
 def estimate_up(normals: np.ndarray, weights: np.ndarray | None, guess: np.ndarray, cone_deg: float,
-                iterations: int = 5) -> np.ndarray:
-    """The world's up direction from surfel normals (N, 3): starting at `guess` (e.g. the first
-    camera's -y), the weighted mean of the unit normals within `cone_deg` of the estimate —
-    floors, table tops and seats face up — repeated `iterations` times. `guess` when no normal
-    lies in the cone. weights (N,): e.g. surfel areas (radius^2); None = equal."""
+                iterations: int = 5, positions: np.ndarray | None = None, band: float = 0.02) -> np.ndarray:
+    """The world's up direction from surfels: starting at `guess` (e.g. the first camera's -y),
+    the weighted mean of the unit normals (N, 3) within `cone_deg` of the estimate — floors, table
+    tops and seats face up — repeated `iterations` times. With `positions` (N, 3), refined by
+    a plane fit: the up-facing surfels at the most common height (2 cm bins: the floor, mostly)
+    within 5 `band` m of it, the normal of their least-squares plane (positions are unbiased where
+    normals from filtered depth lean towards the camera at grazing angles), then twice more within
+    `band`.
+    `guess` when no normal lies in the cone. weights (N,): e.g. surfel areas; None = equal."""
     n = np.asarray(normals, np.float64)
     ok = np.isfinite(n).all(1)
     n = n[ok]
@@ -110,11 +114,28 @@ def estimate_up(normals: np.ndarray, weights: np.ndarray | None, guess: np.ndarr
     for _ in range(iterations):
         near = n @ up > cos
         if not near.any():
-            break
+            return up
         mean = (n[near] * w[near, None]).sum(0)
         if np.linalg.norm(mean) == 0:
-            break
+            return up
         up = mean / np.linalg.norm(mean)
+    if positions is None:
+        return up
+    p = np.asarray(positions, np.float64)[ok]
+    for width in (5 * band, band, band):  # a wide first band: a floor tilted against the estimate still fits
+        facing = n @ up > cos
+        if facing.sum() < 50:
+            break
+        h = p[facing] @ up
+        bins = np.floor(h / 0.02).astype(np.int64)
+        values, counts = np.unique(bins, return_counts=True)
+        level = (values[np.argmax(counts)] + 0.5) * 0.02
+        plane = p[facing][np.abs(h - level) <= width]
+        if len(plane) < 50:
+            break
+        centred = plane - plane.mean(0)
+        normal = np.linalg.svd(centred, full_matrices=False)[2][2]
+        up = normal if normal @ up > 0 else -normal
     return up
 
 
