@@ -134,5 +134,23 @@ private:
     size_t count_ = 0;
 };
 
+// std::invalid_argument unless `buffer` holds exactly `expected` values (`what` names it).
+template <typename T>
+void CheckSize(const Buffer<T>& buffer, size_t expected, const char* what) {
+    if (buffer.size() != expected) {
+        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
+                                    " values, expected " + std::to_string(expected));
+    }
+}
+
+// std::invalid_argument unless both buffers live on the same device.
+template <typename A, typename B>
+void CheckSameDevice(const Buffer<A>& a, const Buffer<B>& b) {
+    if (a.device() != b.device()) {
+        throw std::invalid_argument("buffers on different devices: " + a.device().ToString() + " and " +
+                                    b.device().ToString());
+    }
+}
+
 }  // namespace core
 }  // namespace semslam

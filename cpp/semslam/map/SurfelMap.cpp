@@ -166,19 +166,31 @@ void SurfelMap::EnsureWorkspace(int64_t pixels, int64_t fine_pixels) {
     }
 }
 
-int64_t SurfelMap::ChunkCountsToOffsets() {
-    // chunk_counts_ holds one count per chunk; it becomes each chunk's exclusive offset (few chunks:
+int64_t ChunkCountsToOffsets(core::Buffer<int32_t>& chunk_counts, std::vector<int32_t>& chunk_host) {
+    // chunk_counts holds one count per chunk; it becomes each chunk's exclusive offset (few chunks:
     // summed on the host, in chunk order, so the result is deterministic)
-    chunk_counts_.CopyToHost(chunk_host_.data());
+    chunk_host.resize(chunk_counts.size());
+    chunk_counts.CopyToHost(chunk_host.data());
     int64_t total = 0;
-    for (int c = 0; c < kernel::kRankChunks; ++c) {
-        const int32_t count = chunk_host_[c];
-        chunk_host_[c] = static_cast<int32_t>(total);
+    for (int32_t& c : chunk_host) {
+        const int32_t count = c;
+        c = static_cast<int32_t>(total);
         total += count;
     }
-    chunk_counts_.CopyFromHost(chunk_host_.data());
+    chunk_counts.CopyFromHost(chunk_host.data());
     return total;
 }
+
+int64_t ChunkedExclusiveScan(const core::Device& device, const int32_t* counts, int64_t n, int32_t* offsets,
+                             core::Buffer<int32_t>& chunk_counts, std::vector<int32_t>& chunk_host) {
+    core::CheckBuffer(chunk_counts, kernel::kRankChunks, device, "chunk counts", "the chunked scan");
+    SEMSLAM_DISPATCH(device, ChunkSums, counts, n, chunk_counts.data());
+    const int64_t total = ChunkCountsToOffsets(chunk_counts, chunk_host);
+    SEMSLAM_DISPATCH(device, ChunkOffsets, counts, n, chunk_counts.data(), static_cast<int32_t>(total), offsets);
+    return total;
+}
+
+int64_t SurfelMap::ChunkCountsToOffsets() { return map::ChunkCountsToOffsets(chunk_counts_, chunk_host_); }
 
 int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buffer<int32_t>& positions) {
     SEMSLAM_DISPATCH(device_, ChunkCounts, flags.data(), n, chunk_counts_.data());
@@ -188,11 +200,7 @@ int64_t SurfelMap::Rank(const core::Buffer<uint8_t>& flags, int64_t n, core::Buf
 }
 
 int64_t SurfelMap::ExclusiveScan(const core::Buffer<int32_t>& counts, int64_t n, core::Buffer<int32_t>& offsets) {
-    SEMSLAM_DISPATCH(device_, ChunkSums, counts.data(), n, chunk_counts_.data());
-    const int64_t total = ChunkCountsToOffsets();
-    SEMSLAM_DISPATCH(device_, ChunkOffsets, counts.data(), n, chunk_counts_.data(), static_cast<int32_t>(total),
-                     offsets.data());
-    return total;
+    return ChunkedExclusiveScan(device_, counts.data(), n, offsets.data(), chunk_counts_, chunk_host_);
 }
 
 void SurfelMap::BucketIndexMap(int64_t count, const core::Rigid3f& T_cam_world, int width, int height, int time) {

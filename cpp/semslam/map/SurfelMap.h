@@ -144,6 +144,14 @@ struct IndexedSurfel {
     int32_t unused;            // pads the record to 32 bytes
 };
 
+// Exclusive prefix sum of counts[0, n) (on `device`) into offsets[0, n], offsets[n] = total, with the
+// chunked scan kernels: chunk_counts holds kernel::kRankChunks ints on the device, chunk_host is
+// host scratch. Deterministic (chunk totals are summed on the host in order). Returns the total.
+int64_t ChunkedExclusiveScan(const core::Device& device, const int32_t* counts, int64_t n, int32_t* offsets,
+                             core::Buffer<int32_t>& chunk_counts, std::vector<int32_t>& chunk_host);
+// Turns per-chunk counts into exclusive chunk offsets in place; returns the total.
+int64_t ChunkCountsToOffsets(core::Buffer<int32_t>& chunk_counts, std::vector<int32_t>& chunk_host);
+
 class SurfelMap {
 public:
     // num_classes: columns of the class-probability table (0 = none); rows start uniform.

@@ -13,22 +13,6 @@ namespace objects {
 
 namespace {
 
-template <typename T>
-void CheckSize(const core::Buffer<T>& buffer, size_t expected, const char* what) {
-    if (buffer.size() != expected) {
-        throw std::invalid_argument(std::string(what) + " holds " + std::to_string(buffer.size()) +
-                                    " values, expected " + std::to_string(expected));
-    }
-}
-
-template <typename A, typename B>
-void CheckSameDevice(const core::Buffer<A>& a, const core::Buffer<B>& b) {
-    if (a.device() != b.device()) {
-        throw std::invalid_argument("buffers on different devices: " + a.device().ToString() + " and " +
-                                    b.device().ToString());
-    }
-}
-
 size_t Pixels(int width, int height) {
     if (width <= 0 || height <= 0) {
         throw std::invalid_argument("image of " + std::to_string(width) + "x" + std::to_string(height) +
@@ -43,13 +27,13 @@ void GeometricEdges(const core::Buffer<float>& vertices, const core::Buffer<floa
                     core::Buffer<float>& edgeness, core::Buffer<uint8_t>& edges, int width, int height,
                     const GeometricEdgeParams& params) {
     const size_t n = Pixels(width, height);
-    CheckSize(vertices, 3 * n, "vertices");
-    CheckSize(normals, 3 * n, "normals");
-    CheckSize(edgeness, n, "edgeness");
-    CheckSize(edges, n, "edges");
-    CheckSameDevice(vertices, normals);
-    CheckSameDevice(vertices, edgeness);
-    CheckSameDevice(vertices, edges);
+    core::CheckSize(vertices, 3 * n, "vertices");
+    core::CheckSize(normals, 3 * n, "normals");
+    core::CheckSize(edgeness, n, "edgeness");
+    core::CheckSize(edges, n, "edges");
+    core::CheckSameDevice(vertices, normals);
+    core::CheckSameDevice(vertices, edgeness);
+    core::CheckSameDevice(vertices, edges);
     if (params.radius < 1) {
         throw std::invalid_argument("geometric edge radius must be at least 1 px, got " + std::to_string(params.radius));
     }
@@ -65,9 +49,9 @@ void GeometricEdges(const core::Buffer<float>& vertices, const core::Buffer<floa
 
 int ConnectedComponents(const core::Buffer<uint8_t>& edges, core::Buffer<int32_t>& labels, int width, int height) {
     const size_t n = Pixels(width, height);
-    CheckSize(edges, n, "edges");
-    CheckSize(labels, n, "labels");
-    CheckSameDevice(edges, labels);
+    core::CheckSize(edges, n, "edges");
+    core::CheckSize(labels, n, "labels");
+    core::CheckSameDevice(edges, labels);
     const core::Device& device = edges.device();
     core::Buffer<int32_t> other(n, device);
     core::Buffer<int32_t> changed(1, device);

@@ -9,6 +9,7 @@
 
 #include "semslam/core/Buffer.h"
 #include "semslam/core/Dispatch.h"
+#include "semslam/map/SurfelMap.h"
 #include "semslam/map/kernel/SurfelMapKernels.h"
 #include "semslam/semantics/kernel/SemanticsKernels.h"
 
@@ -34,21 +35,11 @@ void CheckParams(const CRFParams& p, int num_classes) {
             "probability_floor must be in [0, 1 / num_classes)");
 }
 
-// Exclusive prefix sum of counts[0, n) into offsets[0, n] with the map's chunked scan kernels.
+// Exclusive prefix sum of counts[0, n) into offsets[0, n] with the map's chunked scan.
 void ExclusiveScan(const core::Device& device, const int32_t* counts, int64_t n, int32_t* offsets) {
-    namespace kernel = map::kernel;
-    core::Buffer<int32_t> chunks(kernel::kRankChunks, device);
-    SEMSLAM_DISPATCH(device, ChunkSums, counts, n, chunks.data());
-    std::vector<int32_t> host(kernel::kRankChunks);
-    chunks.CopyToHost(host.data());
-    int64_t total = 0;
-    for (int32_t& c : host) {
-        const int32_t count = c;
-        c = static_cast<int32_t>(total);
-        total += count;
-    }
-    chunks.CopyFromHost(host.data());
-    SEMSLAM_DISPATCH(device, ChunkOffsets, counts, n, chunks.data(), static_cast<int32_t>(total), offsets);
+    core::Buffer<int32_t> chunks(map::kernel::kRankChunks, device);
+    std::vector<int32_t> host;
+    map::ChunkedExclusiveScan(device, counts, n, offsets, chunks, host);
 }
 
 kernel::CRFGrid MakeGrid(const core::Device& device, const float* positions, int64_t n, float radius) {
