@@ -194,15 +194,6 @@ def _print_summary(summary: dict, out: Path) -> None:
                f"{', objects.json' if obj else ''} to {out}")
 
 
-# The demo's labels come from the oracle segmenter (ground truth with moderate noise: per-frame
-# mIoU about 0.6) unless a config names another segmenter or --model gives a network.
-DEMO_SEGMENTER = "oracle:moderate"
-DEMO_SEGMENT_EVERY = 2  # frames; the demo's sequence is short, so it segments more often than SemanticFusion's 10
-# The demo's objects come from the oracle instance segmenter (ground-truth instances with 20% missed
-# detections, 10% false positives, 10% wrong classes) unless a config names another one.
-DEMO_INSTANCES = "oracle:noisy"
-
-
 @app.command()
 def demo(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Keep the sequence and the run's files here (default: a temporary folder)."),
@@ -227,11 +218,11 @@ def demo(
     if model is not None:
         cfg.semantics.segmenter = f"{'torch' if model.suffix in ('.pth', '.pt') else 'onnx'}:{model}"
     elif cfg.semantics.segmenter == "none":
-        cfg.semantics.segmenter = DEMO_SEGMENTER
+        cfg.semantics.segmenter = cfg.demo.segmenter
     if config is None:
-        cfg.semantics.segment_every = DEMO_SEGMENT_EVERY
+        cfg.semantics.segment_every = cfg.demo.segment_every
     if cfg.objects.instances == "none":
-        cfg.objects.instances = DEMO_INSTANCES
+        cfg.objects.instances = cfg.demo.instances
     synth_cfg = cfg.synth.model_copy(update=dict(frames=cfg.demo.frames, seed=cfg.demo.seed,
                                                  trajectory=cfg.demo.trajectory, noise=cfg.demo.noise))
     workdir = out if out is not None else Path(tempfile.mkdtemp(prefix="semslam-demo-"))

@@ -177,6 +177,18 @@ class DemoConfig(_Section):
     seed: int = 0
     trajectory: Literal["orbit", "walk", "loop"] = "orbit"
     noise: Literal["kinect", "none"] = "kinect"
+    segmenter: str = Field(
+        "oracle:moderate", description="labels when the config names no segmenter and no --model is given "
+        "(the oracle: ground truth with moderate noise, per-frame mIoU about 0.6)"
+    )
+    segment_every: int = Field(
+        2, ge=1, description="frames; the demo's sequence is short, so it segments more often than "
+        "SemanticFusion's 10"
+    )
+    instances: str = Field(
+        "oracle:noisy", description="objects when the config names no instance segmenter (ground-truth "
+        "instances with 20% missed, 10% false positive, 10% wrong-class detections)"
+    )
 
 
 class EvalConfig(_Section):
