@@ -27,7 +27,7 @@ def render_instances(run_dir: Path, out_dir: Path, sequence=None, device: str | 
     at every `every`-th pose. Returns {frames, objects_seen: {id: pixels}}. ValueError when the
     map has no objects."""
     from ..io.map_state import load_map_state
-    from ..semantics.render import MapLabelRenderer, match_timestamps, write_png
+    from ..semantics.render import MapLabelRenderer, blend_over, match_timestamps, write_png
 
     state = load_map_state(run_dir)
     if state.objects is None:
@@ -46,10 +46,7 @@ def render_instances(run_dir: Path, out_dir: Path, sequence=None, device: str | 
         ids[seen] = surfel_ids[index_map[seen]]
         colour = instance_colours(ids)
         if frame_of is not None and frame_of[i] >= 0:
-            rgb = sequence[int(frame_of[i])].rgb
-            on = ids > 0
-            colour[on] = (0.5 * colour[on] + 0.5 * rgb[on]).astype(np.uint8)
-            colour[~on] = rgb[~on] // 3
+            blend_over(colour, sequence[int(frame_of[i])].rgb, ids > 0)
         stem = f"{state.timestamps[i]:.6f}"
         write_png(Path(out_dir) / "instances" / f"{stem}.png", ids)
         write_png(Path(out_dir) / "instance_colour" / f"{stem}.png", colour)

@@ -21,7 +21,8 @@ from .base import Segmentation, SegmentationError
 from .labels import LabelSet, get_label_set
 from .mapping import find_mapping
 from .sidecar import (
-    ModelSpec, check_rgb, choose_input_size, load_spec, logits_to_probs, prepare_input, resolve_model_path,
+    ModelSpec, check_rgb, choose_input_size, load_spec, logits_to_probs, network_segmentation, prepare_input,
+    resolve_model_path,
 )  # fmt: skip
 
 
@@ -161,10 +162,4 @@ class OnnxSegmenter:
         logits, size = self.logits(rgb)
         t1 = time.perf_counter()
         probs = logits_to_probs(logits, size, (rgb.shape[1], rgb.shape[0]), self.mapping, self.dtype)
-        t2 = time.perf_counter()
-        seg = Segmentation(probs, self.label_set, None, self.name, extra={
-            "model_label_set": self.model_label_set.name, "input_size": size,
-            "network_ms": 1e3 * (t1 - t0), "postprocess_ms": 1e3 * (t2 - t1),
-        })  # fmt: skip
-        seg.check_size(rgb.shape[1], rgb.shape[0])
-        return seg
+        return network_segmentation(self, probs, size, (rgb.shape[1], rgb.shape[0]), t0, t1, time.perf_counter())

@@ -372,3 +372,18 @@ def logits_to_probs_torch(logits, input_size: tuple[int, int], frame_size: tuple
     else:
         p = resized(mapped(torch.softmax(x, dim=1)))
     return p[0].permute(1, 2, 0).contiguous()
+
+
+def network_segmentation(segmenter, probs: np.ndarray, input_size: tuple[int, int], frame_size: tuple[int, int],
+                         t0: float, t1: float, t2: float) -> "Segmentation":
+    """The Segmentation a network segmenter returns: its probabilities in its label set, with the
+    model's label set, the input size and the network / post-processing milliseconds (from the
+    perf_counter times t0 < t1 < t2) in `extra`; checked against the frame's (width, height)."""
+    from .base import Segmentation
+
+    seg = Segmentation(probs, segmenter.label_set, None, segmenter.name, extra={
+        "model_label_set": segmenter.model_label_set.name, "input_size": input_size,
+        "network_ms": 1e3 * (t1 - t0), "postprocess_ms": 1e3 * (t2 - t1),
+    })  # fmt: skip
+    seg.check_size(*frame_size)
+    return seg

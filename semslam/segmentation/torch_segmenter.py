@@ -24,7 +24,8 @@ from .labels import LabelSet, get_label_set, label_set_for_names
 from .mapping import find_mapping
 from .onnx import parse_device
 from .sidecar import (
-    ModelSpec, SizeRule, check_rgb, choose_input_size, load_spec, logits_to_probs, logits_to_probs_torch, prepare_input, resolve_model_path,
+    ModelSpec, SizeRule, check_rgb, choose_input_size, load_spec, logits_to_probs, logits_to_probs_torch,
+    network_segmentation, prepare_input, resolve_model_path,
 )  # fmt: skip
 
 
@@ -217,12 +218,7 @@ class TorchSegmenter:
             logits, size = self.logits(rgb)
             t1 = time.perf_counter()
             probs = logits_to_probs(logits, size, (rgb.shape[1], rgb.shape[0]), self.mapping, self.dtype)
-        t2 = time.perf_counter()
-        seg = Segmentation(probs, self.label_set, None, self.name, extra={
-            "model_label_set": self.model_label_set.name, "input_size": size,
-            "network_ms": 1e3 * (t1 - t0), "postprocess_ms": 1e3 * (t2 - t1),
-        })  # fmt: skip
+        seg = network_segmentation(self, probs, size, (rgb.shape[1], rgb.shape[0]), t0, t1, time.perf_counter())
         if device_probs is not None:  # label fusion on the same GPU reads these, not the host copy
             seg.extra["probs_device"] = device_probs
-        seg.check_size(rgb.shape[1], rgb.shape[0])
         return seg

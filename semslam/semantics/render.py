@@ -82,6 +82,13 @@ def write_png(path: Path, image: np.ndarray) -> None:
         handle.write(buf.tobytes())
 
 
+def blend_over(colour: np.ndarray, rgb: np.ndarray, seen: np.ndarray) -> None:
+    """In place: the picture's colour half over the frame where the map shows something (`seen`),
+    the frame darkened to a third elsewhere."""
+    colour[seen] = (0.5 * colour[seen] + 0.5 * rgb[seen]).astype(np.uint8)
+    colour[~seen] = rgb[~seen] // 3
+
+
 def render_run(run_dir: Path, out_dir: Path, sequence=None, device: str | None = None, every: int = 1,
                progress=None) -> dict:
     """Label images of the run's map at each pose of its trajectory (every `every`-th), into
@@ -104,10 +111,7 @@ def render_run(run_dir: Path, out_dir: Path, sequence=None, device: str | None =
         labels, _ = renderer.render(state.T_world_cam[i], state.intrinsics)
         colour = state.label_set.colourize(labels)
         if frame_of is not None and frame_of[i] >= 0:
-            rgb = sequence[int(frame_of[i])].rgb
-            seen = labels > 0
-            colour[seen] = (0.5 * colour[seen] + 0.5 * rgb[seen]).astype(np.uint8)
-            colour[~seen] = rgb[~seen] // 3
+            blend_over(colour, sequence[int(frame_of[i])].rgb, labels > 0)
         stem = f"{state.timestamps[i]:.6f}"
         write_png(Path(out_dir) / "labels" / f"{stem}.png", labels)
         write_png(Path(out_dir) / "colour" / f"{stem}.png", colour)
