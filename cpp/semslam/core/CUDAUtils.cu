@@ -1,5 +1,6 @@
 #include <cstdint>
 #include <new>
+#include <stdexcept>
 
 #include "semslam/core/CUDACheck.h"
 #include "semslam/core/CUDAUtils.h"
@@ -23,11 +24,27 @@ std::string DeviceName(int device_id) {
     return prop.name;
 }
 
-// Memory comes from the device's stream-ordered pool on the calling thread's default stream (the
-// core is compiled with --default-stream per-thread): allocating and freeing the small per-call
+// Memory comes from the device's stream-ordered pool on the calling thread's stream: allocating and freeing the small per-call
 // buffers (reduction partials) neither synchronises the device, as cudaMalloc/cudaFree do, nor waits
 // for work on other streams (a network running on the same GPU). The pool keeps what is freed for
 // reuse instead of returning it to the driver at every synchronisation.
+cudaStream_t ThreadStream(int device_id) {
+    // One stream per calling thread and GPU, made on first use: non-blocking (it does not wait for
+    // work on the legacy default stream, where libraries such as torch may queue theirs) and of the
+    // highest priority, so when a network shares the GPU the SLAM kernels' blocks are scheduled
+    // first. Never destroyed: it lives as long as the thread's CUDA context.
+    constexpr int kMaxDevices = 64;
+    thread_local cudaStream_t streams[kMaxDevices] = {};
+    if (device_id < 0 || device_id >= kMaxDevices) throw std::invalid_argument("CUDA device id out of range");
+    if (streams[device_id] == nullptr) {
+        ScopedDevice scope(device_id);
+        int least = 0, greatest = 0;
+        SEMSLAM_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+        SEMSLAM_CUDA_CHECK(cudaStreamCreateWithPriority(&streams[device_id], cudaStreamNonBlocking, greatest));
+    }
+    return streams[device_id];
+}
+
 // Freed memory the pool keeps for reuse; beyond this it goes back to the driver at synchronisations.
 constexpr uint64_t kPoolKeepBytes = 1ull << 30;
 
@@ -38,12 +55,13 @@ void* Malloc(size_t bytes, int device_id) {
     uint64_t keep = kPoolKeepBytes;
     SEMSLAM_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
     void* ptr = nullptr;
-    const cudaError_t err = cudaMallocAsync(&ptr, bytes, cudaStreamPerThread);
+    const cudaStream_t stream = ThreadStream(device_id);
+    const cudaError_t err = cudaMallocAsync(&ptr, bytes, stream);
     if (err == cudaErrorMemoryAllocation) {
         // Not sticky, but it stays the thread's "last error", which the next launch check would
         // report; and what the pool holds from a failed multi-buffer allocation goes back now.
         cudaGetLastError();
-        cudaStreamSynchronize(cudaStreamPerThread);
+        cudaStreamSynchronize(stream);
         cudaMemPoolTrimTo(pool, 0);
         throw std::bad_alloc();
     }
@@ -89,32 +107,38 @@ void ResetPoolPeaks(int device_id) {
 void Free(void* ptr, int device_id) {
     if (ptr == nullptr) return;
     ScopedDevice scope(device_id);
-    cudaFreeAsync(ptr, cudaStreamPerThread);  // never throws from a destructor path
+    cudaFreeAsync(ptr, ThreadStream(device_id));  // never throws from a destructor path
 }
 
 void MemcpyHostToDevice(void* dst, const void* src, size_t bytes, int device_id) {
     ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    const cudaStream_t stream = ThreadStream(device_id);
+    SEMSLAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void MemcpyDeviceToHost(void* dst, const void* src, size_t bytes, int device_id) {
     ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    const cudaStream_t stream = ThreadStream(device_id);
+    SEMSLAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void MemcpyDeviceToDevice(void* dst, const void* src, size_t bytes, int device_id) {
     ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    const cudaStream_t stream = ThreadStream(device_id);
+    SEMSLAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void Memset(void* ptr, int value, size_t bytes, int device_id) {
     ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaMemset(ptr, value, bytes));
+    SEMSLAM_CUDA_CHECK(cudaMemsetAsync(ptr, value, bytes, ThreadStream(device_id)));
 }
 
 void Synchronize(int device_id) {
     ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
+    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(ThreadStream(device_id)));
 }
 
 std::string RuntimeVersion() {

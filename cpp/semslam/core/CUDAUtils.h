@@ -11,6 +11,9 @@ namespace core {
 namespace cuda {
 
 int DeviceCount();                       // 0 when the driver is missing or sees no GPU
+// The calling thread's stream on a GPU (non-blocking, highest priority; made on first use): every
+// kernel, copy and allocation of the core goes there. Returned as an opaque handle (cudaStream_t).
+struct CUstream_st* ThreadStream(int device_id);
 std::string DeviceName(int device_id);
 void* Malloc(size_t bytes, int device_id);
 void Free(void* ptr, int device_id);

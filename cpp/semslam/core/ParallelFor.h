@@ -10,6 +10,7 @@
 
 #if defined(__CUDACC__)
 #include "semslam/core/CUDACheck.h"
+#include "semslam/core/CUDAUtils.h"
 #define SEMSLAM_HOST_DEVICE __host__ __device__
 #define SEMSLAM_LAMBDA [=] __host__ __device__
 #else
@@ -22,8 +23,8 @@ namespace core {
 
 #if defined(__CUDACC__)
 
-// Kernels go to the calling thread's default stream (--default-stream per-thread) without a wait
-// after each launch: kernels of one thread run in order, and every result the host reads comes
+// Kernels go to the calling thread's stream (cuda::ThreadStream: non-blocking, high priority)
+// without a wait after each launch: kernels of one thread run in order, and every result the host reads comes
 // through a copy, which waits for that stream's work (and only that stream's). A kernel's runtime
 // error is reported by the next copy or synchronisation.
 template <typename F>
@@ -41,7 +42,7 @@ void ParallelFor(const Device& device, int64_t n, const F& f) {
     const int64_t wanted = (n + kThreads - 1) / kThreads;
     const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
     cuda::ScopedDevice scope(device.id());
-    GridStrideKernel<<<blocks, kThreads>>>(n, f);
+    GridStrideKernel<<<blocks, kThreads, 0, cuda::ThreadStream(device.id())>>>(n, f);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -63,7 +64,7 @@ void ParallelFor2D(const Device& device, int width, int height, const F& f) {
     const int64_t wanted = (n + kThreads - 1) / kThreads;
     const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
     cuda::ScopedDevice scope(device.id());
-    GridStride2DKernel<<<blocks, kThreads>>>(width, n, f);
+    GridStride2DKernel<<<blocks, kThreads, 0, cuda::ThreadStream(device.id())>>>(width, n, f);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -82,7 +82,7 @@ void LaunchAndSumPartials(const Device& device, int64_t n, Kernel kernel, const 
     Buffer<double> partials(static_cast<size_t>(blocks) * N, device);
     {
         cuda::ScopedDevice scope(device.id());
-        kernel<<<blocks, kReduceThreads>>>(n, f, partials.data());
+        kernel<<<blocks, kReduceThreads, 0, cuda::ThreadStream(device.id())>>>(n, f, partials.data());
         SEMSLAM_CUDA_CHECK(cudaGetLastError());
     }
     std::vector<double> host(partials.size());
