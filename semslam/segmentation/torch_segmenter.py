@@ -187,7 +187,7 @@ class TorchSegmenter:
         check_rgb(rgb, self.name)
         size = self.input_size_for(rgb.shape[1], rgb.shape[0])
         # On a GPU the network runs on a stream of its own, so it overlaps with the SLAM core's
-        # kernels (which run on the mapping thread's default stream) instead of queueing behind them.
+        # kernels (which run on the mapping thread's own stream) instead of queueing behind them.
         stream = None
         if self.torch_device.type == "cuda":
             stream = getattr(self, "_stream", None)
