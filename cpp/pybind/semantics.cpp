@@ -17,6 +17,14 @@ namespace pybind {
 
 namespace {
 
+py::dict LabelStatsToDict(const semantics::LabelUpdateStats& s) {
+    py::dict out;
+    out["visible"] = s.visible;
+    out["updated"] = s.updated;
+    out["rejected"] = s.rejected;
+    return out;
+}
+
 py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArray& T_world_cam, float fx, float fy,
                       float cx, float cy, int time, float probability_floor) {
     if (probs.ndim() != 3) throw py::value_error("probs must be (H, W, num_classes)");
@@ -41,11 +49,7 @@ py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArr
     } else {
         throw py::value_error("probs must be float32 or float16, got " + std::string(py::str(probs.dtype())));
     }
-    py::dict out;
-    out["visible"] = s.visible;
-    out["updated"] = s.updated;
-    out["rejected"] = s.rejected;
-    return out;
+    return LabelStatsToDict(s);
 }
 
 // probs given as __cuda_array_interface__ fields (a torch CUDA tensor, CuPy array): a device
@@ -78,11 +82,7 @@ py::dict UpdateLabelsDevice(map::SurfelMap& m, uintptr_t pointer, py::ssize_t h,
                                               half ? reinterpret_cast<const uint16_t*>(pointer) : nullptr, T, K,
                                               static_cast<int>(w), static_cast<int>(h), time, probability_floor);
     }
-    py::dict out;
-    out["visible"] = s.visible;
-    out["updated"] = s.updated;
-    out["rejected"] = s.rejected;
-    return out;
+    return LabelStatsToDict(s);
 }
 
 py::dict MapCRF(map::SurfelMap& m, int iterations, float sigma_position, float sigma_colour, float sigma_normal,
