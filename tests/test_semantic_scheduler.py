@@ -87,3 +87,17 @@ def test_drain_times_out_naming_the_pending_frames():
         worker.drain(timeout=0.05)
     gate.set()
     worker.close()
+
+
+def test_offer_submits_due_tracked_frames_only():
+    from types import SimpleNamespace
+
+    worker = SegmentationWorker(lambda j: j.index, queue_size=8)
+    outcome = [worker.offer(SimpleNamespace(index=k, timestamp=k / 30), np.eye(4), k, 3, tracked=k != 6)
+               for k in range(10)]
+    assert outcome == ["submitted", "not due", "not due", "submitted", "not due", "not due", "not tracked",
+                       "not due", "not due", "submitted"]
+    results = worker.drain(timeout=10)
+    assert [r.job.index for r in results] == [0, 3, 9]
+    assert [r.job.time for r in results] == [0, 3, 9]
+    worker.close()

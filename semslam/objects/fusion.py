@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import ObjectsConfig, PreprocessConfig
 from ..segmentation.base import Segmentation, SegmentationError
-from ..semantics.scheduler import SegmentationJob, SegmentationResult, SegmentationWorker
+from ..semantics.scheduler import SegmentationJob, SegmentationResult, SegmentationWorker, check_frame_size
 from ..timing import StageTimers
 from .object_map import FrameObjects, ObjectMap, estimate_up, refine_masks
 
@@ -94,12 +94,8 @@ class ObjectFusion:
         if self._up_guess is None:  # the first camera's up (-y) in the world
             self._up_guess = np.asarray(T_world_cam, np.float64)[:3, :3] @ np.array([0.0, -1.0, 0.0])
         self._apply(surfel_map, self._worker.ready(), intrinsics)
-        if time_ % self.config.segment_every == 0:
-            if tracked:
-                self._worker.submit(SegmentationJob(frame.index, time_, frame.timestamp,
-                                                    np.array(T_world_cam, dtype=np.float64), frame))
-            else:
-                self._not_tracked += 1
+        if self._worker.offer(frame, T_world_cam, time_, self.config.segment_every, tracked) == "not tracked":
+            self._not_tracked += 1
 
     def finish(self, surfel_map: "SurfelMap", intrinsics: "Intrinsics") -> None:
         """End of the run: apply the pending frames, then the object map's final drop / merge / box pass."""
@@ -155,10 +151,7 @@ class ObjectFusion:
         if seg.label_set.names != self.label_set.names:
             raise SegmentationError(f"{self.name} returned instances in {seg.label_set.name!r} for frame {job.index}, "
                                     f"but the object map's label set is {self.label_set.name!r}")
-        try:
-            seg.check_size(intrinsics.width, intrinsics.height)
-        except SegmentationError as exc:
-            raise SegmentationError(f"frame {job.index} (t={job.timestamp:.6f}): {exc}") from None
+        check_frame_size(seg, intrinsics, job)
 
     # -- report -----------------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -22,7 +22,7 @@ from ..config import SemanticsConfig
 from ..segmentation.base import Segmentation, SegmentationError
 from ..segmentation.labels import LabelSet
 from ..timing import StageTimers
-from .scheduler import SegmentationJob, SegmentationResult, SegmentationWorker
+from .scheduler import SegmentationJob, SegmentationResult, SegmentationWorker, check_frame_size
 
 if TYPE_CHECKING:
     from ..datasets.frame import Frame, Intrinsics
@@ -108,12 +108,8 @@ class LabelFusion:
         due, run the CRF when due. Never waits for the worker."""
         self._frames += 1
         self._apply(surfel_map, self._worker.ready(), intrinsics)
-        if time_ % self.config.segment_every == 0:
-            if tracked:
-                self._worker.submit(SegmentationJob(frame.index, time_, frame.timestamp,
-                                                    np.array(T_world_cam, dtype=np.float64), frame))
-            else:
-                self._not_tracked += 1  # its pose is not known: its labels would land in the wrong place
+        if self._worker.offer(frame, T_world_cam, time_, self.config.segment_every, tracked) == "not tracked":
+            self._not_tracked += 1
         every = self.config.crf_every
         if every and (time_ + 1) % every == 0 and self._updates_since_crf:
             self.run_crf(surfel_map)
@@ -173,10 +169,7 @@ class LabelFusion:
                 f"classes) for frame {job.index}, but the map's label set is {self.label_set.name!r} "
                 f"({len(self.label_set)} classes)"
             )
-        try:
-            segmentation.check_size(intrinsics.width, intrinsics.height)
-        except SegmentationError as exc:
-            raise SegmentationError(f"frame {job.index} (t={job.timestamp:.6f}): {exc}") from None
+        check_frame_size(segmentation, intrinsics, job)
 
     # -- report -----------------------------------------------------------------------------------
     def summary(self) -> dict:

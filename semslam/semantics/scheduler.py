@@ -57,6 +57,16 @@ class SegmentationResult:
 _STOP = object()
 
 
+def check_frame_size(segmentation, intrinsics, job: SegmentationJob) -> None:
+    """SegmentationError naming the frame when a segmentation is not the frame's size."""
+    from ..segmentation.base import SegmentationError
+
+    try:
+        segmentation.check_size(intrinsics.width, intrinsics.height)
+    except SegmentationError as exc:
+        raise SegmentationError(f"frame {job.index} (t={job.timestamp:.6f}): {exc}") from None
+
+
 class SegmentationWorker:
     """Runs `segment(job)` on a background thread for jobs submitted with `submit`.
 
@@ -83,6 +93,17 @@ class SegmentationWorker:
         self._thread.start()
 
     # -- main thread --------------------------------------------------------------------------
+    def offer(self, frame, T_world_cam: np.ndarray, time_: int, every: int, tracked: bool) -> str:
+        """Frame `time_` (the map's clock) after it was fused at T_world_cam: submitted when it is the
+        every-th and was tracked. Returns "submitted", "skipped" (queue full), "not tracked" (its
+        pose is not known: its result would land in the wrong place) or "not due"."""
+        if time_ % every != 0:
+            return "not due"
+        if not tracked:
+            return "not tracked"
+        job = SegmentationJob(frame.index, time_, frame.timestamp, np.array(T_world_cam, dtype=np.float64), frame)
+        return "submitted" if self.submit(job) else "skipped"
+
     def submit(self, job: SegmentationJob) -> bool:
         """Queue `job` without blocking; False (and counted as skipped) when the queue is full."""
         self._raise_if_failed()
