@@ -136,11 +136,6 @@ void Memset(void* ptr, int value, size_t bytes, int device_id) {
     SEMSLAM_CUDA_CHECK(cudaMemsetAsync(ptr, value, bytes, ThreadStream(device_id)));
 }
 
-void Synchronize(int device_id) {
-    ScopedDevice scope(device_id);
-    SEMSLAM_CUDA_CHECK(cudaStreamSynchronize(ThreadStream(device_id)));
-}
-
 std::string RuntimeVersion() {
     int v = 0;
     cudaRuntimeGetVersion(&v);

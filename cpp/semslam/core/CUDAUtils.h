@@ -21,7 +21,6 @@ void MemcpyHostToDevice(void* dst, const void* src, size_t bytes, int device_id)
 void MemcpyDeviceToHost(void* dst, const void* src, size_t bytes, int device_id);
 void MemcpyDeviceToDevice(void* dst, const void* src, size_t bytes, int device_id);
 void Memset(void* ptr, int value, size_t bytes, int device_id);
-void Synchronize(int device_id);
 // The GPU whose memory `ptr` points into, or -1 for host (or unknown) memory.
 int PointerDevice(const void* ptr);
 
