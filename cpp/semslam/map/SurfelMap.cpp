@@ -76,6 +76,22 @@ SurfelArrays SurfelMap::Arrays() {
             class_probs_f16_.data(), labels_.data(),         label_confidences_.data()};
 }
 
+template <typename FloatFn, typename IntFn>
+void SurfelMap::ForEachField(const FloatFn& on_float, const IntFn& on_int) {
+    const bool half = probability_storage_ == ProbabilityStorage::Float16;
+    on_float(positions_, 3);
+    on_float(normals_, 3);
+    on_float(colours_, 3);
+    on_float(radii_, 1);
+    on_float(confidences_, 1);
+    on_float(class_probs_, half ? 0 : num_classes_);  // the float16 table is handled by the caller
+    on_float(label_confidences_, 1);
+    on_int(init_times_);
+    on_int(last_update_times_);
+    on_int(instance_ids_);
+    on_int(labels_);
+}
+
 void SurfelMap::Reserve(int64_t count) {
     if (count > kMaxSurfels) throw std::length_error("surfel map would exceed " + std::to_string(kMaxSurfels) + " surfels");
     if (count <= capacity_) return;
@@ -107,18 +123,8 @@ void SurfelMap::Grow(int64_t capacity) {
         if (n > 0) SEMSLAM_DISPATCH(device_, CopyInt, field.data(), bigger.data(), n);
         field = std::move(bigger);
     };
-    grow_float(positions_, 3);
-    grow_float(normals_, 3);
-    grow_float(colours_, 3);
-    grow_float(radii_, 1);
-    grow_float(confidences_, 1);
+    ForEachField(grow_float, grow_int);
     const bool half = probability_storage_ == ProbabilityStorage::Float16;
-    grow_float(class_probs_, half ? 0 : num_classes_);
-    grow_float(label_confidences_, 1);
-    grow_int(init_times_);
-    grow_int(last_update_times_);
-    grow_int(instance_ids_);
-    grow_int(labels_);
     if (half) {
         core::Buffer<uint16_t> bigger(cap * num_classes_, device_);
         if (n > 0 && num_classes_ > 0) {
@@ -364,18 +370,8 @@ CleanStats SurfelMap::Clean(int time) {
             SEMSLAM_DISPATCH(device_, ScatterInt, field.data(), scratch_i_.data(), ranks, size_);
             SEMSLAM_DISPATCH(device_, CopyInt, scratch_i_.data(), field.data(), kept);
         };
-        compact_float(positions_, 3);
-        compact_float(normals_, 3);
-        compact_float(colours_, 3);
-        compact_float(radii_, 1);
-        compact_float(confidences_, 1);
+        ForEachField(compact_float, compact_int);
         const bool half = probability_storage_ == ProbabilityStorage::Float16;
-        compact_float(class_probs_, half ? 0 : num_classes_);
-        compact_float(label_confidences_, 1);
-        compact_int(init_times_);
-        compact_int(last_update_times_);
-        compact_int(instance_ids_);
-        compact_int(labels_);
         if (half && num_classes_ > 0) {
             // scratch_f_ holds capacity * max(3, C) floats: room for the half table
             uint16_t* scratch = reinterpret_cast<uint16_t*>(scratch_f_.data());

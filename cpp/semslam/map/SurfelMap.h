@@ -206,6 +206,10 @@ public:
 
 private:
     void Grow(int64_t capacity);
+    // Calls on_float(buffer, floats per surfel) / on_int(buffer) for every per-surfel field (the
+    // float16 class table aside): growth and compaction walk the same list, so no field is missed.
+    template <typename FloatFn, typename IntFn>
+    void ForEachField(const FloatFn& on_float, const IntFn& on_int);
     void RenderIndexMapOf(int64_t count, const core::Rigid3f& T_world_cam, const PinholeIntrinsics& intrinsics,
                           int width, int height, int time);
     void EnsureWorkspace(int64_t pixels, int64_t fine_pixels);
