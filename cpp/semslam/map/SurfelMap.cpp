@@ -389,18 +389,8 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
     SurfelHost h;
     const int64_t n = size_;
     const int C = num_classes_;
-    h.positions.resize(3 * n);
-    h.normals.resize(3 * n);
-    h.colours.resize(3 * n);
-    h.radii.resize(n);
-    h.confidences.resize(n);
-    h.init_times.resize(n);
-    h.last_update_times.resize(n);
-    h.instance_ids.resize(n);
     const bool half = probability_storage_ == ProbabilityStorage::Float16;
-    (half ? h.class_probs_f16.resize(static_cast<size_t>(n) * C) : h.class_probs.resize(static_cast<size_t>(n) * C));
-    h.labels.resize(n);
-    h.label_confidences.resize(n);
+    h.Resize(n, C, half);
     core::CopyDeviceToHost(h.positions.data(), positions_.data(), 3 * n, device_);
     core::CopyDeviceToHost(h.normals.data(), normals_.data(), 3 * n, device_);
     core::CopyDeviceToHost(h.colours.data(), colours_.data(), 3 * n, device_);
@@ -441,17 +431,7 @@ SurfelHost SurfelMap::Download(bool stable_only, float confidence_threshold) con
         h.label_confidences[k] = h.label_confidences[i];
         ++k;
     }
-    h.positions.resize(3 * k);
-    h.normals.resize(3 * k);
-    h.colours.resize(3 * k);
-    h.radii.resize(k);
-    h.confidences.resize(k);
-    h.init_times.resize(k);
-    h.last_update_times.resize(k);
-    h.instance_ids.resize(k);
-    (half ? h.class_probs_f16.resize(static_cast<size_t>(k) * C) : h.class_probs.resize(static_cast<size_t>(k) * C));
-    h.labels.resize(k);
-    h.label_confidences.resize(k);
+    h.Resize(k, C, half);
     return h;
 }
 

@@ -104,6 +104,15 @@ enum class ProbabilityStorage { Float32, Float16 };
 
 // Host copies of every per-surfel field (what Download returns and Upload takes).
 struct SurfelHost {
+    // Every field sized for n surfels (the class table of the storage in use: float16 bits or float).
+    void Resize(int64_t n, int num_classes, bool half) {
+        const size_t m = static_cast<size_t>(n);
+        for (auto* v : {&positions, &normals, &colours}) v->resize(3 * m);
+        for (auto* v : {&radii, &confidences, &label_confidences}) v->resize(m);
+        for (auto* v : {&init_times, &last_update_times, &instance_ids, &labels}) v->resize(m);
+        (half ? class_probs_f16.resize(m * num_classes) : class_probs.resize(m * num_classes));
+    }
+
     std::vector<float> positions, normals, colours;  // [N*3] world / world unit / RGB 0..255
     std::vector<float> radii, confidences;           // [N] metres / accumulated weight
     std::vector<int32_t> init_times, last_update_times, instance_ids;  // [N]
