@@ -100,3 +100,22 @@ class Segmenter(Protocol):
 
     def segment(self, rgb: np.ndarray, depth: np.ndarray | None = None, frame: "Frame | None" = None) -> Segmentation:
         ...
+
+
+def _rebuild(cls, args: tuple, kwargs: dict):
+    return cls(*args, **kwargs)
+
+
+class RebuildsFromArguments:
+    """Pickles as the arguments it was built with, so an unpickled copy is built anew: a network's
+    session is not sent anywhere, its model file is loaded again where the copy lands (a
+    segmentation worker process). The arguments must pickle (paths, label sets, numbers)."""
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        obj._init_arguments = (args, kwargs)
+        return obj
+
+    def __reduce__(self):
+        args, kwargs = self._init_arguments
+        return (_rebuild, (type(self), args, kwargs))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Segmentation, SegmentationError
+from .base import RebuildsFromArguments, Segmentation, SegmentationError
 from .labels import LabelSet, get_label_set
 from .mapping import find_mapping
 from .sidecar import (
@@ -97,7 +97,7 @@ def check_model_against_sidecar(spec: ModelSpec, model: Path, inputs, outputs) -
         )
 
 
-class OnnxSegmenter:
+class OnnxSegmenter(RebuildsFromArguments):
     """A `Segmenter` running an ONNX semantic-segmentation network with onnxruntime.
 
     model: path (a relative one missing as given is looked up in the models folder). labels: the

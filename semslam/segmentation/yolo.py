@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import InstanceMask, Segmentation, SegmentationError
+from .base import InstanceMask, RebuildsFromArguments, Segmentation, SegmentationError
 from .labels import COCO, LabelSet, get_label_set, matches_names
 from .mapping import find_mapping
 from .sidecar import check_rgb, parse_normalisation, resolve_model_path, sidecar_path_for
@@ -207,7 +207,7 @@ def probs_from_instances(instances: list[InstanceMask], num_classes: int, height
     return np.take(rows, owner, axis=0)  # one pass over the (H, W, C) output
 
 
-class YoloSegmenter:
+class YoloSegmenter(RebuildsFromArguments):
     """A `Segmenter` with instances: a YOLOv8-seg ONNX model and its JSON sidecar.
 
     model: path (a relative one missing as given is looked up in the models folder). labels: the
