@@ -4,7 +4,11 @@ room), the label update's ms per frame and its share of the frame time, and per-
 fused + CRF mIoU on a synthetic sequence with exact labels. Pictures of the labelled fr3/teddy map.
 
     python -m benchmarks.bench_semantics [--synthetic-frames 120] [--teddy-frames 100] [--every 10]
-        [--device cpu] [--threads N] [--out benchmarks/results/semantics_<host>.json]
+        [--device cpu] [--threads N] [--worker process|thread] [--repeat N]
+        [--out benchmarks/results/semantics_<host>.json]
+
+0 frames skips a sequence. With --repeat N each configuration runs N times, interleaved with the
+others, and the run with the median frames/s is reported.
 
 Each configuration runs in its own process (`semslam run` semantics through `_run_sequence`), so
 one does not warm or slow another. frames/s counts the per-frame loop (reading included); the
@@ -55,6 +59,7 @@ def child(args) -> None:
     cfg.dataset.limit = args.limit
     cfg.semantics.segment_every = args.every
     cfg.semantics.labels = labels
+    cfg.semantics.worker = args.worker
     seq = datasets.open(args.sequence, cfg.dataset)
     segmenter = make_segmenter(spec, labels, args.device, oracle=cfg.semantics.oracle, threads=args.threads or None)
     if segmenter is not None:
@@ -67,16 +72,37 @@ def child(args) -> None:
 
 
 def run_child(sequence: Path, segmenter: str, limit: int | None, every: int, device: str, threads: int,
-              run_dir: Path) -> dict:
+              run_dir: Path, worker: str = "process") -> dict:
     cmd = [sys.executable, "-m", "benchmarks.bench_semantics", "--child", "--sequence", str(sequence),
            "--segmenter", segmenter, "--every", str(every), "--device", device, "--threads", str(threads),
-           "--run-dir", str(run_dir)] + (["--limit", str(limit)] if limit else [])
+           "--run-dir", str(run_dir), "--worker", worker] + (["--limit", str(limit)] if limit else [])
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{segmenter} on {sequence.name} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
     out = json.loads(lines[-1][len("RESULT "):])
     return row_of(sequence.name, segmenter, out["summary"], out["semantic"])
+
+
+def run_repeated(repeat: int, sequence: Path, segmenters: list[str], limit: int | None, every_of, args, tmp: Path,
+                 tag: str) -> list[dict]:
+    """Each segmenter's row, run `repeat` times with the segmenters interleaved (so a slow spell of
+    the machine hits them alike); the row of the run with the median frames/s, with every run's
+    frames/s in fps_runs."""
+    runs: dict[str, list[dict]] = {seg: [] for seg in segmenters}
+    for r in range(repeat):
+        for seg in segmenters:
+            print(f"{tag}: {seg} (run {r + 1}/{repeat})", file=sys.stderr)
+            runs[seg].append(run_child(sequence, seg, limit, every_of(seg), args.device, args.threads,
+                                       tmp / f"{tag}_{seg}_{r}", args.worker))
+    rows = []
+    for seg in segmenters:
+        ordered = sorted(runs[seg], key=lambda row: row["fps"])
+        row = ordered[len(ordered) // 2]
+        row["fps_runs"] = [round(x["fps"], 3) for x in runs[seg]]
+        row["run_dir"] = str(tmp / f"{tag}_{seg}_{runs[seg].index(row)}")
+        rows.append(row)
+    return rows
 
 
 def row_of(sequence: str, segmenter: str, summary: dict, semantic: dict | None) -> dict:
@@ -193,6 +219,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: its default)")
     parser.add_argument("--segmenters", default="none,enet,ade20k")
+    parser.add_argument("--worker", default="process", choices=("process", "thread"),
+                        help="where the segmenter runs (semantics.worker)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration, interleaved; the median is kept")
     parser.add_argument("--out", type=Path, default=None)
     # a child run
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -213,19 +242,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="semslam-bench-sem-") as tmp:
         tmp = Path(tmp)
         width, height = (int(v) for v in args.synthetic_size.split("x"))
-        synthetic = generate(tmp / "synthetic", SynthConfig(frames=args.synthetic_frames, width=width, height=height))
-        for seg in segmenters + ["oracle"]:
-            print(f"synthetic: {seg}", file=sys.stderr)
-            every = args.oracle_every if seg == "oracle" else args.every
-            rows.append(run_child(synthetic, seg, None, every, args.device, args.threads, tmp / f"syn_{seg}"))
+        if args.synthetic_frames > 0:
+            synthetic = generate(tmp / "synthetic", SynthConfig(frames=args.synthetic_frames, width=width, height=height))
+            rows += run_repeated(args.repeat, synthetic, segmenters + ["oracle"], None,
+                                 lambda seg: args.oracle_every if seg == "oracle" else args.every, args, tmp, "synthetic")
         teddy_classes = {}
-        if args.teddy.is_dir():
-            for seg in segmenters:
-                print(f"teddy: {seg}", file=sys.stderr)
-                run_dir = tmp / f"teddy_{seg}"
-                rows.append(run_child(args.teddy, seg, args.teddy_frames, args.every, args.device, args.threads,
-                                      run_dir))
+        if args.teddy.is_dir() and args.teddy_frames > 0:
+            teddy_rows = run_repeated(args.repeat, args.teddy, segmenters, args.teddy_frames, lambda seg: args.every,
+                                      args, tmp, "teddy")
+            rows += teddy_rows
+            for row in teddy_rows:
+                seg = row["segmenter"]
                 if seg != "none":
+                    run_dir = Path(row["run_dir"])
                     teddy_classes[seg] = classes_of(run_dir)
                     picture(run_dir, RESULTS / f"teddy_labels_{seg}.png",
                             f"fr3/teddy first {args.teddy_frames} frames, {seg} every {args.every}th frame: "
@@ -245,7 +274,7 @@ def main() -> None:
         print(f"teddy, {seg}: " + ", ".join(f"{c['class']} {100 * c['share']:.0f}%" for c in found))
     out = args.out or RESULTS / f"semantics_{args.device.replace(':', '')}.json"
     save_json(out, {"commit": git_commit(), "machine": machine(), "every": args.every, "device": args.device,
-                    "threads": args.threads, "rows": rows, "teddy_classes": teddy_classes})
+                    "threads": args.threads, "worker": args.worker, "repeat": args.repeat, "rows": rows, "teddy_classes": teddy_classes})
     print(f"saved {out}")
 
 

@@ -353,6 +353,15 @@ class SemanticsConfig(_Section):
     queue_size: int = Field(
         2, ge=1, description="frames waiting for the segmentation worker; a full queue skips the frame (counted)"
     )
+    worker: Literal["process", "thread"] = Field(
+        "process", description="where the segmenter runs: 'process' (a child process: the network never holds this "
+        "process's GIL, and runs below tracking's priority; results come back through shared memory) or 'thread' "
+        "(in this process; also the fallback for a segmenter that cannot be pickled)"
+    )
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="niceness added to the worker process: tracking keeps the cores it needs and "
+        "the network takes the rest; frames it cannot keep up with are skipped (counted)"
+    )
     probability_floor: float = Field(
         1e-20, ge=0, lt=1, description="after each label update (and CRF) a surfel's class probabilities are raised "
         "to at least this, then renormalised (none ends below floor / (1 + C floor)); must be < 1 / classes. It keeps "
@@ -468,6 +477,16 @@ class ObjectsConfig(_Section):
     segment_every: int = Field(1, ge=1, description="run the instance segmenter on every n-th frame")
     queue_size: int = Field(
         2, ge=1, description="frames waiting for the instance segmenter; a full queue skips the frame (never blocks)"
+    )
+    worker: Literal["process", "thread"] = Field(
+        "process", description="where the instance segmenter runs: 'process' (a child process: the network never "
+        "holds this process's GIL, and runs below tracking's priority; results come back through shared memory) or "
+        "'thread' "
+        "(in this process; also the fallback for a segmenter that cannot be pickled)"
+    )
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="niceness added to the worker process: tracking keeps the cores it needs and "
+        "the network takes the rest; frames it cannot keep up with are skipped (counted)"
     )
     detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
     detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")

@@ -58,6 +58,7 @@ def test_fused_map_beats_the_per_frame_segmentation(oracle_run):
     assert summary["tracking_failures"] == 0
     assert sem["frames_segmented"] == FRAMES // 2 and sem["frames_skipped_queue_full"] == 0
     assert sem["oracle"] and sem["segmenter"].startswith("oracle:")
+    assert sem["worker"] == "process"  # the default: the segmenter ran in a child process
     per_frame, fused, crf = result["per_frame"]["miou"], result["map_before_crf"]["miou"], result["map"]["miou"]
     print(f"\nper-frame mIoU {per_frame:.3f}, fused {fused:.3f}, fused + CRF {crf:.3f}; pixel accuracy "
           f"{result['per_frame']['pixel_accuracy']:.3f} -> {result['map']['pixel_accuracy']:.3f}; "
@@ -126,8 +127,9 @@ class GatedOracle:
 
 
 def test_a_full_queue_skips_frames_and_tracking_goes_on(synthetic):
-    segmenter = GatedOracle()
-    slam = SemanticSLAM(semantic_config(segment_every=1, queue_size=2, crf_at_end=False), segmenter=segmenter)
+    segmenter = GatedOracle()  # held by a threading.Event: a worker thread (a process could not see the gate)
+    slam = SemanticSLAM(semantic_config(segment_every=1, queue_size=2, crf_at_end=False, worker="thread"),
+                        segmenter=segmenter)
     for k in range(20):
         slam.process(synthetic[k])  # would hang here if tracking waited for the held worker
     sem = slam.result().semantics
@@ -139,7 +141,7 @@ def test_a_full_queue_skips_frames_and_tracking_goes_on(synthetic):
     sem = slam.result().semantics
     assert sem["frames_segmented"] == 3 and sem["frames_applied_at_end"] == 3
     assert [s.index for s in slam.label_fusion.segmented] == [0, 1, 2]
-    assert sem["queue_wait_ms_max"] > 0
+    assert sem["queue_wait_ms_max"] > 0 and sem["worker"] == "thread"
     labels, _ = slam.map.labels()
     assert (np.asarray(labels) > 0).mean() > 0.3
 

@@ -34,18 +34,34 @@ py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArr
     const core::PinholeIntrinsics K{fx, fy, cx, cy};
     const core::Device device = m.device();
     semantics::LabelUpdateStats s;
+    // On the CPU the kernel reads the array where it lies (no copy of the tens of MB of a frame's
+    // probabilities); on a GPU they are uploaded first.
     if (IsFloat(probs.dtype(), 2)) {
         using Bits = py::array_t<uint16_t, py::array::c_style>;
         Bits bits = Bits::ensure(probs.attr("view")(py::dtype("uint16")));
         if (!bits) throw py::value_error("probs could not be read as float16");
-        core::Buffer<uint16_t> buffer = Upload(bits, device);
-        py::gil_scoped_release release;
-        s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time, probability_floor);
+        if (device.IsCPU()) {
+            py::gil_scoped_release release;
+            s = semantics::UpdateLabelsFromDevice(m, nullptr, bits.data(), T, K, static_cast<int>(w),
+                                                  static_cast<int>(h), time, probability_floor);
+        } else {
+            core::Buffer<uint16_t> buffer = Upload(bits, device);
+            py::gil_scoped_release release;
+            s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time,
+                                        probability_floor);
+        }
     } else if (IsFloat(probs.dtype(), 4)) {
         FloatArray values = FloatArray::ensure(probs);
-        core::Buffer<float> buffer = Upload(values, device);
-        py::gil_scoped_release release;
-        s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time, probability_floor);
+        if (device.IsCPU()) {
+            py::gil_scoped_release release;
+            s = semantics::UpdateLabelsFromDevice(m, values.data(), nullptr, T, K, static_cast<int>(w),
+                                                  static_cast<int>(h), time, probability_floor);
+        } else {
+            core::Buffer<float> buffer = Upload(values, device);
+            py::gil_scoped_release release;
+            s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time,
+                                        probability_floor);
+        }
     } else {
         throw py::value_error("probs must be float32 or float16, got " + std::string(py::str(probs.dtype())));
     }

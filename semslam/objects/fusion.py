@@ -8,9 +8,10 @@ Per frame, after the frame is fused into the map (`ObjectFusion.step`):
     submit this frame when it is the k-th (objects.segment_every) and was tracked; a full queue
     skips it (never blocks)
 
-The worker thread runs the instance segmenter, the frame's vertex / normal maps and the snapping of
-masks to the geometric segments of the depth (all of which depend on the frame only); the map is
-touched only from the thread that calls `step` / `finish`. The boxes are gravity-aligned about an
+The worker (a child process by default, objects.worker: InstanceSegmentTask) runs the instance
+segmenter, the frame's vertex / normal maps and the snapping of masks to the geometric segments of
+the depth (all of which depend on the frame only); the map is touched only from the thread that
+calls `step` / `finish`. The boxes are gravity-aligned about an
 up direction estimated from the map's surfels (objects.up: normals, then a plane fit to the floor). At the end (`finish`) the
 pending frames are applied and the object map's final pass drops and merges objects.
 """
@@ -23,13 +24,39 @@ import numpy as np
 
 from ..config import ObjectsConfig, PreprocessConfig
 from ..segmentation.base import Segmentation, SegmentationError
-from ..semantics.scheduler import SegmentationJob, SegmentationResult, SegmentationWorker, check_frame_size
+from ..semantics.scheduler import SegmentationJob, SegmentationResult, check_frame_size, start_worker
 from ..timing import StageTimers
 from .object_map import FrameObjects, ObjectMap, estimate_up, refine_masks
 
 if TYPE_CHECKING:
     from ..datasets.frame import Frame, Intrinsics
     from ..mapping.surfel_map import SurfelMap
+
+
+class InstanceSegmentTask:
+    """What the instance worker runs per frame: the instance segmenter, the frame's vertex / normal
+    maps and the snapping of masks to the geometric segments of the depth (all of which depend on
+    the frame only). Pickles with its segmenter, so it can run in a worker process."""
+
+    def __init__(self, segmenter, config: ObjectsConfig, preprocess: PreprocessConfig, device: str) -> None:
+        self.segmenter, self.config, self.preprocess, self.device = segmenter, config, preprocess, device
+
+    def __call__(self, job: SegmentationJob):
+        from ..mapping.preprocess import preprocess_depth
+
+        frame = job.payload
+        seg = self.segmenter.segment(frame.rgb, frame.depth, frame)
+        if seg is None:
+            return None
+        _, vertices, normals = preprocess_depth(frame.depth, frame.intrinsics, self.preprocess, self.device)
+        refined = 0
+        if self.config.refine_masks and seg.instances:
+            h, w = frame.depth.shape
+            keep = [i for i in seg.instances if i.mask.shape == (h, w)]
+            masks, refined = refine_masks([i.mask for i in keep], vertices, normals, self.config, self.device)
+            for inst, mask in zip(keep, masks):
+                inst.mask = mask
+        return seg, vertices, refined
 
 
 class ObjectFusion:
@@ -50,7 +77,8 @@ class ObjectFusion:
         self.timers = timers or StageTimers()
         self.device = device
         self.object_map = ObjectMap(self.label_set, config, device)
-        self._worker = SegmentationWorker(self._segment, config.queue_size, name="instances")
+        self._worker = start_worker(InstanceSegmentTask(segmenter, config, self.preprocess, device), config.queue_size,
+                                    "instances", config.worker, config.worker_nice)
         self._up_guess: np.ndarray | None = None
         self._frames = 0
         self._not_tracked = 0
@@ -66,24 +94,6 @@ class ObjectFusion:
     @property
     def name(self) -> str:
         return getattr(self.segmenter, "name", type(self.segmenter).__name__)
-
-    # -- worker thread ----------------------------------------------------------------------------
-    def _segment(self, job: SegmentationJob):
-        from ..mapping.preprocess import preprocess_depth
-
-        frame = job.payload
-        seg = self.segmenter.segment(frame.rgb, frame.depth, frame)
-        if seg is None:
-            return None
-        _, vertices, normals = preprocess_depth(frame.depth, frame.intrinsics, self.preprocess, self.device)
-        refined = 0
-        if self.config.refine_masks and seg.instances:
-            h, w = frame.depth.shape
-            keep = [i for i in seg.instances if i.mask.shape == (h, w)]
-            masks, refined = refine_masks([i.mask for i in keep], vertices, normals, self.config, self.device)
-            for inst, mask in zip(keep, masks):
-                inst.mask = mask
-        return seg, vertices, refined
 
     # -- main thread ------------------------------------------------------------------------------
     def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
@@ -166,6 +176,7 @@ class ObjectFusion:
             "label_set": self.label_set.name,
             "segment_every": self.config.segment_every,
             "queue_size": self.config.queue_size,
+            "worker": self._worker.mode,
             "frames": self._frames,
             "frames_submitted": self._worker.submitted,
             "frames_applied": self._applied,
@@ -189,4 +200,4 @@ class ObjectFusion:
         }
 
 
-__all__ = ["ObjectFusion"]
+__all__ = ["InstanceSegmentTask", "ObjectFusion"]

@@ -37,6 +37,16 @@ def _label_set(value) -> LabelSet:
     return label_set_for_names(list(value), "model")
 
 
+def _from_file(cls, *args):
+    return cls.from_file(*args)
+
+
+def _restore(cls, state: dict):
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
 class TorchSegmenter:
     """A `Segmenter` running a torch module.
 
@@ -80,6 +90,16 @@ class TorchSegmenter:
             choose_input_size(spec, *self.input_size, self.input_size)
         self.dtype = np.dtype(dtype)
         self.name = name
+        self._source: tuple | None = None  # from_file's arguments, when it was built from a file
+
+    def __reduce__(self):
+        """Pickled (for a segmentation worker process): one built from a file loads the file again;
+        one built around a module sends the module (torch pickles its parameters), not the CUDA
+        stream or the traced graphs, which are made again where it lands."""
+        if self._source is not None:
+            return (_from_file, self._source)
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_stream", "_graphs")}
+        return (_restore, (type(self), state))
 
     @classmethod
     def from_file(cls, path: str | Path, labels=None, device: str = "cpu", input_size=None, dtype=np.float32,
@@ -125,8 +145,10 @@ class TorchSegmenter:
                 f"model sidecar {spec.sidecar} lists {spec.num_classes} labels, but {model_path} has "
                 f"{n_out} output classes"
             )
-        return cls(module, spec.label_set, labels=labels, input_size=input_size, device=device, dtype=dtype,
-                   name=f"torch:{model_path.name}", spec=spec)
+        segmenter = cls(module, spec.label_set, labels=labels, input_size=input_size, device=device, dtype=dtype,
+                        name=f"torch:{model_path.name}", spec=spec)
+        segmenter._source = (cls, str(model_path), labels, device, input_size, dtype, sidecar)
+        return segmenter
 
     def __repr__(self) -> str:
         return f"TorchSegmenter({self.name}, {self.model_label_set.name}->{self.label_set.name}, {self.torch_device})"

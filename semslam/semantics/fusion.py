@@ -9,7 +9,7 @@ Per frame, after the frame is fused into the map (`LabelFusion.step`):
 
 At the end of a run (`finish`) the pending segmentations are waited for and applied, and the CRF
 runs once more (crf_at_end). The map is touched only from the thread that calls these methods:
-the worker thread only segments.
+the worker (a child process by default, semantics.worker) only segments.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..config import SemanticsConfig
 from ..segmentation.base import Segmentation, SegmentationError
 from ..segmentation.labels import LabelSet
 from ..timing import StageTimers
-from .scheduler import SegmentationJob, SegmentationResult, SegmentationWorker, check_frame_size
+from .scheduler import SegmentationJob, SegmentationResult, check_frame_size, start_worker
 
 if TYPE_CHECKING:
     from ..datasets.frame import Frame, Intrinsics
@@ -41,7 +41,7 @@ def crf_parameters(config: SemanticsConfig) -> dict:
 
 class SegmentedFrame:
     """What the run keeps of one applied segmentation: frame index, time, timestamp, and its
-    per-pixel argmax labels as PNG bytes (uint16; encoded in the worker thread), so `semslam eval`
+    per-pixel argmax labels as PNG bytes (uint16; encoded by the worker), so `semslam eval`
     can score the per-frame segmentation without running the network again."""
 
     __slots__ = ("index", "time", "timestamp", "labels_png")
@@ -53,6 +53,27 @@ class SegmentedFrame:
         import cv2
 
         return cv2.imdecode(np.frombuffer(self.labels_png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+class SemanticSegmentTask:
+    """What the segmentation worker runs per frame: the segmenter on the frame, and its argmax labels
+    encoded as PNG (kept for `semslam eval`). Pickles with its segmenter, so it can run in a worker
+    process (segmenters rebuild themselves there from their model files)."""
+
+    def __init__(self, segmenter) -> None:
+        self.segmenter = segmenter
+
+    def __call__(self, job: SegmentationJob) -> tuple[Segmentation, np.ndarray] | None:
+        import cv2
+
+        frame = job.payload
+        segmentation = self.segmenter.segment(frame.rgb, frame.depth, frame)
+        if segmentation is None:  # the segmenter dropped the frame
+            return None
+        ok, png = cv2.imencode(".png", segmentation.labels())
+        if not ok:
+            raise SegmentationError(f"could not encode the labels of frame {job.index} as PNG")
+        return segmentation, png
 
 
 class LabelFusion:
@@ -71,7 +92,8 @@ class LabelFusion:
         self.timers = timers or StageTimers()
         self.segmented: list[SegmentedFrame] = []
         self.labels_before_crf: np.ndarray | None = None  # (N,) per surfel, set by finish() before the final CRF
-        self._worker = SegmentationWorker(self._segment, config.queue_size)
+        self._worker = start_worker(SemanticSegmentTask(segmenter), config.queue_size, "segmentation",
+                                    config.worker, config.worker_nice)
         self._frames = 0
         self._not_tracked = 0
         self._dropped = 0
@@ -87,19 +109,6 @@ class LabelFusion:
     @property
     def name(self) -> str:
         return getattr(self.segmenter, "name", type(self.segmenter).__name__)
-
-    # -- worker thread ----------------------------------------------------------------------------
-    def _segment(self, job: SegmentationJob) -> tuple[Segmentation, bytes] | None:
-        import cv2
-
-        frame = job.payload
-        segmentation = self.segmenter.segment(frame.rgb, frame.depth, frame)
-        if segmentation is None:  # the segmenter dropped the frame
-            return None
-        ok, png = cv2.imencode(".png", segmentation.labels())
-        if not ok:
-            raise SegmentationError(f"could not encode the labels of frame {job.index} as PNG")
-        return segmentation, png.tobytes()
 
     # -- main thread ------------------------------------------------------------------------------
     def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
@@ -148,6 +157,7 @@ class LabelFusion:
                 self._dropped += 1
                 continue
             segmentation, labels_png = result.output
+            labels_png = bytes(labels_png)  # a copy: the array may live in the worker's shared memory
             self._check(segmentation, intrinsics, job)
             # A GPU segmenter leaves its probabilities on the device too (extra["probs_device"]): fused
             # there when the map lives on that GPU, without a host-to-device copy in the mapping thread.
@@ -184,6 +194,7 @@ class LabelFusion:
             "num_classes": len(self.label_set),
             "segment_every": self.config.segment_every,
             "queue_size": self.config.queue_size,
+            "worker": self._worker.mode,
             "frames": self._frames,
             "frames_submitted": self._worker.submitted,
             "frames_segmented": self._applied,
@@ -203,4 +214,4 @@ class LabelFusion:
         }
 
 
-__all__ = ["LabelFusion", "SegmentedFrame", "crf_parameters"]
+__all__ = ["LabelFusion", "SegmentedFrame", "SemanticSegmentTask", "crf_parameters"]

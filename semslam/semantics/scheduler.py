@@ -1,4 +1,4 @@
-"""The segmentation worker: one thread with a bounded queue, so tracking never waits for a network.
+"""The segmentation worker: a bounded queue, so tracking never waits for a network.
 
 MaskFusion's design (Rünz et al., ISMAR 2018): the main loop submits a frame (its images and the
 pose it was tracked at) and goes on; the worker segments frames one at a time, in submission
@@ -7,7 +7,9 @@ the frame it was computed on. A full queue skips the frame instead of blocking (
 exception in the worker stops it and is raised in the main thread, with the frame it failed on,
 the next time results are collected.
 
-The worker runs any callable `segment(job) -> result`; `LabelFusion` gives it a segmenter.
+The worker runs any callable `segment(job) -> result`; `LabelFusion` gives it a segmenter. Here
+the worker is a thread of this process (SegmentationWorker); process_worker.py has the same worker
+in a child process (the default: see there why), and `start_worker` picks one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -67,7 +70,44 @@ def check_frame_size(segmentation, intrinsics, job: SegmentationJob) -> None:
         raise SegmentationError(f"frame {job.index} (t={job.timestamp:.6f}): {exc}") from None
 
 
-class SegmentationWorker:
+class WorkerBase:
+    """What both workers share: `offer` (submit a frame when it is due and tracked)."""
+
+    mode = "thread"
+
+    def submit(self, job: SegmentationJob) -> bool:  # pragma: no cover - each worker defines it
+        raise NotImplementedError
+
+    def offer(self, frame, T_world_cam: np.ndarray, time_: int, every: int, tracked: bool) -> str:
+        """Frame `time_` (the map's clock) after it was fused at T_world_cam: submitted when it is the
+        every-th and was tracked. Returns "submitted", "skipped" (queue full), "not tracked" (its
+        pose is not known: its result would land in the wrong place) or "not due"."""
+        if time_ % every != 0:
+            return "not due"
+        if not tracked:
+            return "not tracked"
+        job = SegmentationJob(frame.index, time_, frame.timestamp, np.array(T_world_cam, dtype=np.float64), frame)
+        return "submitted" if self.submit(job) else "skipped"
+
+
+def start_worker(task: Callable[[SegmentationJob], Any], queue_size: int, name: str = "segmentation",
+                 mode: str = "process", nice: int = 10) -> "WorkerBase":
+    """The worker `mode` names: "process" (ProcessSegmentationWorker: a child process at `nice`;
+    a task that cannot be pickled, or a system without POSIX sockets, gets a thread instead, with a
+    warning) or "thread"."""
+    if mode == "process":
+        from .process_worker import ProcessSegmentationWorker, WorkerUnavailable
+
+        try:
+            return ProcessSegmentationWorker(task, queue_size, name=name, nice=nice)
+        except WorkerUnavailable as exc:
+            warnings.warn(f"{exc}; it runs in a thread of this process instead", RuntimeWarning, stacklevel=2)
+    elif mode != "thread":
+        raise ValueError(f"worker mode must be 'process' or 'thread', got {mode!r}")
+    return SegmentationWorker(task, queue_size, name=name)
+
+
+class SegmentationWorker(WorkerBase):
     """Runs `segment(job)` on a background thread for jobs submitted with `submit`.
 
     >>> worker = SegmentationWorker(segment, queue_size=2)
@@ -93,17 +133,6 @@ class SegmentationWorker:
         self._thread.start()
 
     # -- main thread --------------------------------------------------------------------------
-    def offer(self, frame, T_world_cam: np.ndarray, time_: int, every: int, tracked: bool) -> str:
-        """Frame `time_` (the map's clock) after it was fused at T_world_cam: submitted when it is the
-        every-th and was tracked. Returns "submitted", "skipped" (queue full), "not tracked" (its
-        pose is not known: its result would land in the wrong place) or "not due"."""
-        if time_ % every != 0:
-            return "not due"
-        if not tracked:
-            return "not tracked"
-        job = SegmentationJob(frame.index, time_, frame.timestamp, np.array(T_world_cam, dtype=np.float64), frame)
-        return "submitted" if self.submit(job) else "skipped"
-
     def submit(self, job: SegmentationJob) -> bool:
         """Queue `job` without blocking; False (and counted as skipped) when the queue is full."""
         self._raise_if_failed()

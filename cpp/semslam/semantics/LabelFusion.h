@@ -32,8 +32,8 @@ LabelUpdateStats UpdateLabels(map::SurfelMap& map, const core::Buffer<uint16_t>&
                               const core::Rigid3f& T_world_cam, const core::PinholeIntrinsics& intrinsics, int width,
                               int height, int time, float probability_floor);
 // The same from memory the caller owns on the map's device (exactly one of probs_f32 / probs_f16
-// non-null, height * width * num_classes values): a segmentation a network left on the GPU is
-// fused without a round trip through the host. The caller guarantees size, device and that the
+// non-null, height * width * num_classes values; host memory when the map is on the CPU): a
+// segmentation a network left on the GPU is fused without a round trip through the host. The caller guarantees size, device and that the
 // values are ready (its stream synchronised).
 LabelUpdateStats UpdateLabelsFromDevice(map::SurfelMap& map, const float* probs_f32, const uint16_t* probs_f16,
                                         const core::Rigid3f& T_world_cam, const core::PinholeIntrinsics& intrinsics,
