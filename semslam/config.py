@@ -532,9 +532,28 @@ class ObjectsConfig(_Section):
     )
     min_detections: int = Field(3, ge=1, description="objects detected fewer times are dropped at the end")
     min_surfels: int = Field(20, ge=1, description="objects with fewer surfels are dropped")
+    claim_depth_gap: float = Field(
+        0.03, gt=0, description="a detection gives its object the surfels under its mask whose depth lies within "
+        "this fraction of the depths of the mask's interior near them (not the floor behind a table's edge)"
+    )
+    release_margin: int = Field(
+        4, ge=-1, description="px; a detection of an object's class frees the object's surfels it shows further than "
+        "this outside its mask and under no other mask (what wider or false masks gave it earlier); -1 = never"
+    )
+    release_min_cover: float = Field(
+        0.5, gt=0, le=1, description="... only when its mask covers this fraction of the object's visible pixels"
+    )
     merge_overlap: float = Field(
         0.3, gt=0, le=1, description="same-class objects merge when this fraction of the smaller's surfels lie within "
         "match_distance of the other's"
+    )
+    merge_box_overlap: float = Field(
+        0.5, gt=0, le=1, description="same-class objects also merge when this fraction of the smaller one's box "
+        "lies inside the other's (one thing found again as a new object whose surfels are too few to overlap)"
+    )
+    box_voxel: float = Field(0.03, gt=0, description="m; voxels of the clusters an object's box is made from")
+    box_keep: float = Field(
+        0.1, gt=0, le=1, description="an object's box holds its clusters of at least this fraction of its largest"
     )
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
     up: Literal["auto", "camera"] = Field(

@@ -20,11 +20,17 @@ from semslam.objects.object_map import estimate_up, oriented_box
 
 FRAMES = 40
 # Measured on this 40-frame orbit at 320x240 with the noisy oracle (20% missed, 10% false
-# positives, 10% wrong classes), fuse_depth_max 5 m: 10 objects reported, 10 present, recall 0.9,
-# precision 0.9, no duplicates, mean box IoU 0.26 (partial views of the things: see the note).
-MIN_RECALL = 0.75
-MIN_PRECISION = 0.75
-MIN_BOX_IOU = 0.2
+# positives, 10% wrong classes), fuse_depth_max 5 m: 10 objects reported, 10 present, recall 1.0,
+# precision 1.0, no duplicates, mean box IoU 0.29-0.31 over runs (the worker's timing varies);
+# against the part of each thing the camera saw 0.40, and that part against the whole box only
+# 0.53: the orbit sees most things from one side, so the whole-box IoU cannot reach 0.6 here.
+# Without the noise (oracle:perfect): recall 1.0, precision 1.0, box IoU 0.34.
+MIN_RECALL = 0.9
+MIN_PRECISION = 0.9
+MAX_DUPLICATES = 0
+MIN_BOX_IOU = 0.22
+MIN_OBSERVED_BOX_IOU = 0.3
+FAR_YAML = "map:\n  fuse_depth_max: 5.0\nobjects:\n  worker: thread\n"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -35,7 +41,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def objects_run(make_synthetic, tmp_path_factory):
     seq = make_synthetic(frames=FRAMES, noise="kinect", width=320, height=240)
     tmp = tmp_path_factory.mktemp("objects_run")
-    (tmp / "far.yaml").write_text("map:\n  fuse_depth_max: 5.0\n")  # the room's things lie up to 5 m away
+    # the room's things lie up to 5 m away; the instance segmenter in a thread: a child process takes
+    # longer to start than these 40 frames take to track, and would see only the last few
+    (tmp / "far.yaml").write_text(FAR_YAML)
     out = tmp / "run"
     result = run_cli("run", str(seq), "--out", str(out), "--instances", "oracle", "-c", str(tmp / "far.yaml"))
     assert result.returncode == 0, result.stderr
@@ -91,7 +99,26 @@ def test_run_objects_files_and_eval(objects_run):
           f"{summary['objects']['objects_ms_per_frame']:.1f} ms/frame")
     assert ev["present"] >= 5
     assert ev["recall"] >= MIN_RECALL and ev["precision"] >= MIN_PRECISION, ev
-    assert ev["duplicates"] <= 1
+    assert ev["duplicates"] <= MAX_DUPLICATES
+    assert ev["mean_box_iou"] >= MIN_BOX_IOU
+    assert ev["mean_observed_box_iou"] >= MIN_OBSERVED_BOX_IOU
+    assert 0 < ev["mean_observable_box_iou"] <= 1
+
+
+def test_perfect_instances_find_every_object(make_synthetic, tmp_path):
+    """Without the noise every thing present is found, once."""
+    seq = make_synthetic(frames=FRAMES, noise="kinect", width=320, height=240)
+    (tmp_path / "far.yaml").write_text(FAR_YAML)
+    out = tmp_path / "run"
+    result = run_cli("run", str(seq), "--out", str(out), "--instances", "oracle:perfect", "-c", str(tmp_path / "far.yaml"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("eval", str(out))
+    assert result.returncode == 0, result.stderr
+    ev = json.loads((out / "objects_eval.json").read_text())
+    print(f"\nperfect instances: recall {ev['recall']:.3f}, precision {ev['precision']:.3f}, duplicates "
+          f"{ev['duplicates']}, mean box IoU {ev['mean_box_iou']:.3f}")
+    assert ev["present"] >= 8 and ev["recall"] == 1.0, ev
+    assert ev["precision"] >= 0.95 and ev["duplicates"] == 0
     assert ev["mean_box_iou"] >= MIN_BOX_IOU
 
 

@@ -95,6 +95,45 @@ def oriented_box(points: np.ndarray, trim: float = 0.02, up: np.ndarray | None =
     return OrientedBox(G @ R @ ((lo + hi) / 2), np.maximum(hi - lo, 1e-3), G @ R)
 
 
+def main_clusters(points: np.ndarray, voxel: float, keep: float, link: float = 1.8) -> np.ndarray:
+    """bool (N,): the points (N, 3) in the clusters of at least `keep` x the largest cluster's
+    size. Clusters: connected occupied voxels of side `voxel` (neighbours within `link` voxels,
+    i.e. the 26-neighbourhood at 1.8). Drops the stray patches an object picked up away from
+    itself (floor a false mask gave it, a wall seen past its border) while keeping its parts that
+    the map has not joined yet."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    p = np.asarray(points, np.float64)
+    if len(p) < 2:
+        return np.ones(len(p), bool)
+    keys, inverse = np.unique(np.floor(p / voxel).astype(np.int64), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    pairs = cKDTree(keys.astype(np.float64)).query_pairs(link, output_type="ndarray")
+    n = len(keys)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels[inverse])
+    return sizes[labels[inverse]] >= keep * sizes.max()
+
+
+def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: float) -> OrientedBox:
+    """The oriented box of an object's surfels (N, 3): the gravity-aligned box (`oriented_box`,
+    untrimmed) of its main clusters (`main_clusters`). Untrimmed: an object's surfels lie on its
+    surfaces, densest on the faces seen most, and quantiles of them cut off the faces seen least
+    (a bed's top seen at a grazing angle); the stray patches are gone by clusters instead."""
+    p = np.asarray(points, np.float64)
+    return oriented_box(p[main_clusters(p, voxel, keep)], trim=0.0, up=up)
+
+
+def box_overlap(a: "OrientedBox", b: "OrientedBox", samples: int = 12) -> float:
+    """The fraction of box a's volume inside box b (a regular grid of samples^3 points in a)."""
+    g = (np.arange(samples) + 0.5) / samples - 0.5
+    grid = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    return float(b.contains(a.centre + (grid * a.extent) @ a.rotation.T).mean())
+
+
 def estimate_up(normals: np.ndarray, weights: np.ndarray | None, guess: np.ndarray, cone_deg: float,
                 iterations: int = 5, positions: np.ndarray | None = None, band: float = 0.02) -> np.ndarray:
     """The world's up direction from surfels: starting at `guess` (e.g. the first camera's -y),
@@ -206,6 +245,38 @@ class MapObject:
         }  # fmt: skip
 
 
+def depth_support(mask: np.ndarray, depth: np.ndarray, test_depth: np.ndarray, radius: int, gap: float,
+                  erode: int = 2) -> np.ndarray:
+    """(H, W) bool: pixels whose `test_depth` lies within the range of the measured `depth` of
+    the mask's interior nearby (the mask eroded by `erode` px; min / max over a (2 radius + 1)^2
+    window), widened by gap x depth. A mask a few pixels too wide reaches past the object's
+    silhouette onto what lies behind it (the floor behind a table's edge), and the map's surfel
+    at a pixel of the object can be one behind it (a thin leg not fused yet): those are far
+    behind every interior pixel near them and get no support; the floor where a leg stands, at
+    the leg's depth, does. depth, test_depth (H, W) metres, NaN or <= 0 invalid (no support)."""
+    import cv2
+
+    m = np.asarray(mask, np.uint8)
+    z = np.asarray(depth, np.float32)
+    valid = np.isfinite(z) & (z > 0)
+    interior = cv2.erode(m, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8)) > 0
+    interior &= valid
+    if not interior.any():
+        interior = (m > 0) & valid
+    window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    hi = cv2.dilate(np.where(interior, z, -np.inf).astype(np.float32), window)
+    lo = cv2.erode(np.where(interior, z, np.inf).astype(np.float32), window)
+    # a surface seen at a grazing angle changes depth fast from pixel to pixel: its border pixels
+    # lie beyond the interior's range by about (erode + 1) pixels of its slope
+    zi = np.where(interior, z, np.nan)
+    with np.errstate(invalid="ignore"):
+        slope = np.fmax(np.abs(np.diff(zi, axis=0, prepend=np.nan)), np.abs(np.diff(zi, axis=1, prepend=np.nan)))
+    slope = cv2.dilate(np.nan_to_num(slope, nan=0.0).astype(np.float32), window) * (erode + 1)
+    zt = np.asarray(test_depth, np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):  # no interior nearby: lo = inf, hi = -inf
+        return np.isfinite(zt) & (zt > 0) & (zt >= lo * (1 - gap) - slope) & (zt <= hi * (1 + gap) + slope)
+
+
 def refine_masks(masks: list[np.ndarray], vertices: np.ndarray, normals: np.ndarray, config: ObjectsConfig,
                  device: str = "cpu") -> tuple[list[np.ndarray], int]:
     """Masks snapped to the geometric segments of the frame's vertex / normal maps (H, W, 3)
@@ -225,6 +296,7 @@ class FrameObjects:
     matched: int = 0
     created: int = 0
     refined: int = 0
+    released: int = 0
 
 
 def pixel_index_map(fine: np.ndarray, intrinsics) -> np.ndarray:
@@ -321,6 +393,12 @@ class ObjectMap:
                 continue
             matched_d[d] = o
             used_o.add(o)
+        depth = vertices[..., 2]  # what the camera measured; surfel_depth: where the map's surfel at each pixel lies
+        surfel_depth = np.full((h, w), np.nan, np.float32)
+        surfel_depth[seen] = (positions[index_map[seen]].astype(np.float64) - t) @ R[:, 2]
+        union = np.zeros((h, w), np.uint8)  # how many masks cover each pixel
+        for mask in masks:
+            union += mask
         for d, (det, mask) in enumerate(zip(dets, masks)):
             o = matched_d.get(d)
             if o is None:
@@ -339,9 +417,14 @@ class ObjectMap:
             obj.score_sum += det.score
             obj.last_frame = frame_index
             obj.frames.append(frame_index)
-            surfels = index_map[mask & seen]
+            if d in matched_d and det.class_id != obj.class_id:
+                continue  # a detection of another class (a wrong class, a false mask over it) adds no surfels
+            support = depth_support(mask, depth, surfel_depth, c.release_margin + 3, c.claim_depth_gap)
+            surfels = index_map[mask & seen & support]
             surfels = surfels[instance_ids[surfels] < 0]
             instance_ids[surfels] = o
+            if d in matched_d:
+                stats.released += self._release(o, mask, support, owner, index_map, instance_ids, union - mask)
         for o, n in obj_pixels.items():
             if o in self.objects and n >= c.visible_min_pixels:
                 self.objects[o].expected += 1
@@ -352,6 +435,29 @@ class ObjectMap:
         if self._frames_since_maintain >= c.maintain_every:
             self.maintain(positions, instance_ids)
         return stats
+
+    def _release(self, o: int, mask: np.ndarray, support: np.ndarray, owner: np.ndarray, index_map: np.ndarray,
+                 instance_ids: np.ndarray, others: np.ndarray) -> int:
+        """Free the surfels of object `o` that this frame shows off its detection `mask`: further
+        than objects.release_margin px from it, or without depth `support` (behind its border),
+        and under no other detection — surfels a wider or false mask gave it earlier (the floor
+        behind a table's edge, the wall behind a box). Only when the mask covers at least
+        objects.release_min_cover of o's visible pixels (a partial or split detection frees
+        nothing). Returns how many were freed."""
+        import cv2
+
+        c = self.config
+        visible = owner == o
+        n = int(visible.sum())
+        if c.release_margin < 0 or n == 0 or np.sum(mask & visible) < c.release_min_cover * n:
+            return 0
+        r = c.release_margin
+        near = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        outside = visible & ~((near > 0) & support) & (others == 0)
+        surfels = index_map[outside]
+        surfels = surfels[instance_ids[surfels] == o]
+        instance_ids[surfels] = -1
+        return len(surfels)
 
     def integrate_map(self, surfel_map, seg: Segmentation, frame_index: int, time: int, T_world_cam: np.ndarray,
                       intrinsics, vertices: np.ndarray, normals: np.ndarray | None = None) -> FrameObjects:
@@ -439,9 +545,10 @@ class ObjectMap:
         alive[list(self.objects)] = True
         gone = (instance_ids > 0) & ~alive[np.clip(instance_ids, 0, len(alive) - 1)]
         instance_ids[gone] = -1
-        # merge same-class objects whose surfels overlap
+        # merge same-class objects whose surfels overlap, or the box of the smaller lies in the other's
         ids = sorted(self.objects, key=lambda o: -self.objects[o].surfel_count)
         pts = {o: positions[instance_ids == o] for o in ids}
+        boxes = {o: object_box(p, self.up, c.box_voxel, c.box_keep) if len(p) >= 4 else None for o, p in pts.items()}
         for i, a in enumerate(ids):
             if a not in self.objects:
                 continue
@@ -454,14 +561,19 @@ class ObjectMap:
                 if np.any(pts[b].max(0) < lo) or np.any(pts[b].min(0) > hi):
                     continue
                 d, _ = cKDTree(pts[a]).query(pts[b], distance_upper_bound=c.match_distance)
-                if np.mean(d <= c.match_distance) > c.merge_overlap:
+                same = np.mean(d <= c.match_distance) > c.merge_overlap
+                if not same and boxes[a] is not None and boxes[b] is not None:
+                    small, large = sorted((boxes[a], boxes[b]), key=lambda box: box.volume)
+                    same = box_overlap(small, large) > c.merge_box_overlap
+                if same:
                     self._merge(a, b, instance_ids)
                     pts[a] = np.concatenate([pts[a], pts[b]])
+                    boxes[a] = object_box(pts[a], self.up, c.box_voxel, c.box_keep)
                     merged += 1
         for o, obj in self.objects.items():
             p = positions[instance_ids == o]
             obj.surfel_count = len(p)
-            obj.box = oriented_box(p, up=self.up) if len(p) >= 4 else None
+            obj.box = object_box(p, self.up, c.box_voxel, c.box_keep) if len(p) >= 4 else None
         self.dropped += dropped
         self.merged += merged
         return {"dropped": dropped, "merged": merged}
