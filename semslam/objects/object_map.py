@@ -17,13 +17,17 @@ One segmented frame (after fusion, with the index map at the frame's pose):
      score, one object per detection;
   3. a matched detection updates its object's class probabilities (recursive Bayes with the
      detection's score as the likelihood of its class, the rest shared by the other classes) and
-     gives the object the unowned surfels under its mask; an unmatched one with a score of at
-     least `new_object_score` starts an object;
+     gives the object the unowned surfels under its mask that have depth support (`depth_support`:
+     not far behind the mask's interior) — only when its class is the object's (a wrong class or a
+     false mask over the object adds nothing) — and frees the object's surfels the frame shows off
+     the mask (`_release`); an unmatched one with a score of at least `new_object_score` starts an
+     object;
   4. every object covering at least `visible_min_pixels` of the index map was expected to be
      seen (Fusion++'s existence: detections / expected).
 Every `maintain_every` frames and at the end: surfel counts and oriented boxes from the surfels;
 objects with too low an existence, too few surfels or (at the end) too few detections are dropped
-and their surfels freed; same-class objects whose surfels overlap are merged.
+and their surfels freed; same-class objects whose surfels overlap, or whose boxes nest, are merged.
+Boxes (`object_box`): gravity-aligned, untrimmed, from the object's main clusters of surfels.
 """
 
 from __future__ import annotations

@@ -20,11 +20,43 @@ def instance_colours(ids: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def draw_boxes(image: np.ndarray, objects: list[dict], T_world_cam: np.ndarray, intrinsics) -> None:
+    """Draw each object's oriented box (objects.json entries: box centre / extent / rotation in the
+    world) into `image` (H, W, 3) uint8 in place: its 12 edges projected at the pose, in the
+    object's colour, with its class at the top corner nearest the camera. Edges behind the camera
+    are skipped."""
+    import cv2
+
+    T_cam_world = np.linalg.inv(np.asarray(T_world_cam, np.float64))
+    corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
+    edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
+    for o in objects:
+        box = o.get("box")
+        if not box:
+            continue
+        world = np.asarray(box["centre"]) + (corners * np.asarray(box["extent"])) @ np.asarray(box["rotation"]).T
+        cam = world @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]
+        if np.all(cam[:, 2] <= 0.05):
+            continue
+        uv = np.stack([intrinsics.fx * cam[:, 0] / cam[:, 2] + intrinsics.cx,
+                       intrinsics.fy * cam[:, 1] / cam[:, 2] + intrinsics.cy], 1)
+        colour = tuple(int(c) for c in instance_colours(np.array([o["id"]]))[0])
+        for a, b in edges:
+            if cam[a, 2] > 0.05 and cam[b, 2] > 0.05:
+                cv2.line(image, tuple(np.round(uv[a]).astype(int)), tuple(np.round(uv[b]).astype(int)), colour, 2,
+                         cv2.LINE_AA)
+        front = [i for i in range(8) if cam[i, 2] > 0.05]
+        top = min(front, key=lambda i: uv[i, 1])
+        x, y = np.round(uv[top]).astype(int)
+        cv2.putText(image, f"#{o['id']} {o['class']}", (int(x), int(max(y - 6, 12))), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    colour, 1, cv2.LINE_AA)
+
+
 def render_instances(run_dir: Path, out_dir: Path, sequence=None, device: str | None = None, every: int = 1,
                      progress=None) -> dict:
     """instances/<timestamp>.png (uint16 object ids, 0 none) and instance_colour/<timestamp>.png
-    (a colour per object, blended 50/50 with the frame's colour image when `sequence` is given)
-    at every `every`-th pose. Returns {frames, objects_seen: {id: pixels}}. ValueError when the
+    (a colour per object, blended 50/50 with the frame's colour image when `sequence` is given,
+    with the objects' boxes drawn: `draw_boxes`) at every `every`-th pose. Returns {frames, objects_seen: {id: pixels}}. ValueError when the
     map has no objects."""
     from ..io.map_state import load_map_state
     from ..semantics.render import MapLabelRenderer, blend_over, match_timestamps, write_png
@@ -39,6 +71,7 @@ def render_instances(run_dir: Path, out_dir: Path, sequence=None, device: str | 
     frame_of = match_timestamps(sequence.timestamps, state.timestamps) if sequence is not None else None
     chosen = range(0, len(state.timestamps), max(1, every))
     seen_ids: dict[int, int] = {}
+    boxes = state.object_map().to_list()
     for n, i in enumerate(chosen):
         _, index_map = renderer.render(state.T_world_cam[i], state.intrinsics)
         ids = np.zeros(index_map.shape, np.uint16)
@@ -47,6 +80,7 @@ def render_instances(run_dir: Path, out_dir: Path, sequence=None, device: str | 
         colour = instance_colours(ids)
         if frame_of is not None and frame_of[i] >= 0:
             blend_over(colour, sequence[int(frame_of[i])].rgb, ids > 0)
+        draw_boxes(colour, boxes, state.T_world_cam[i], state.intrinsics)
         stem = f"{state.timestamps[i]:.6f}"
         write_png(Path(out_dir) / "instances" / f"{stem}.png", ids)
         write_png(Path(out_dir) / "instance_colour" / f"{stem}.png", colour)
