@@ -358,9 +358,13 @@ class SemanticsConfig(_Section):
         "process's GIL, and runs below tracking's priority; results come back through shared memory) or 'thread' "
         "(in this process; also the fallback for a segmenter that cannot be pickled)"
     )
+    worker_idle: bool = Field(
+        True, description="Linux: the worker process runs under SCHED_IDLE, on CPU time tracking leaves idle (a "
+        "network sharing the cores fairly holds up every OpenMP region of tracking); frames it cannot keep up with "
+        "are skipped (counted). False, or where refused: it runs at worker_nice"
+    )
     worker_nice: int = Field(
-        10, ge=0, le=19, description="niceness added to the worker process: tracking keeps the cores it needs and "
-        "the network takes the rest; frames it cannot keep up with are skipped (counted)"
+        10, ge=0, le=19, description="niceness added to the worker process when it does not run idle (worker_idle)"
     )
     probability_floor: float = Field(
         1e-20, ge=0, lt=1, description="after each label update (and CRF) a surfel's class probabilities are raised "
@@ -484,9 +488,13 @@ class ObjectsConfig(_Section):
         "'thread' "
         "(in this process; also the fallback for a segmenter that cannot be pickled)"
     )
+    worker_idle: bool = Field(
+        True, description="Linux: the worker process runs under SCHED_IDLE, on CPU time tracking leaves idle (a "
+        "network sharing the cores fairly holds up every OpenMP region of tracking); frames it cannot keep up with "
+        "are skipped (counted). False, or where refused: it runs at worker_nice"
+    )
     worker_nice: int = Field(
-        10, ge=0, le=19, description="niceness added to the worker process: tracking keeps the cores it needs and "
-        "the network takes the rest; frames it cannot keep up with are skipped (counted)"
+        10, ge=0, le=19, description="niceness added to the worker process when it does not run idle (worker_idle)"
     )
     detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
     detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")

@@ -141,6 +141,8 @@ def test_process_worker_returns_arrays_in_order_through_shared_memory():
     assert [r.job.index for r in results] == [0, 1, 2, 3]
     child = results[0].output["pid"]
     assert child != os.getpid()
+    if hasattr(os, "SCHED_IDLE"):  # Linux: it runs on CPU time tracking leaves idle
+        assert os.sched_getscheduler(child) == os.SCHED_IDLE
     for r in results:
         expected = (np.arange(480 * 640 * 3, dtype=np.float32).reshape(480, 640, 3) + r.job.index) * 2
         np.testing.assert_array_equal(r.output["array"], expected)
@@ -153,7 +155,8 @@ def test_process_worker_returns_arrays_in_order_through_shared_memory():
 
 
 def test_process_worker_skips_when_full_and_hands_back_errors_with_the_frame():
-    worker = ProcessSegmentationWorker(Scaled(), queue_size=2, nice=0)
+    worker = ProcessSegmentationWorker(Scaled(), queue_size=2, nice=7, idle=False)
+    assert os.getpriority(os.PRIO_PROCESS, worker._process.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
     assert worker.submit(array_job(0, sleep=1.5))
     assert worker.submit(array_job(1)) and worker.submit(array_job(2))  # one running, two waiting
     assert [worker.submit(array_job(i)) for i in range(3, 6)] == [False] * 3

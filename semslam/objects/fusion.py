@@ -78,7 +78,7 @@ class ObjectFusion:
         self.device = device
         self.object_map = ObjectMap(self.label_set, config, device)
         self._worker = start_worker(InstanceSegmentTask(segmenter, config, self.preprocess, device), config.queue_size,
-                                    "instances", config.worker, config.worker_nice)
+                                    "instances", config.worker, config.worker_nice, config.worker_idle)
         self._up_guess: np.ndarray | None = None
         self._frames = 0
         self._not_tracked = 0

@@ -57,6 +57,28 @@ def onnx_providers(device: str | None, model: Path | str = "") -> list:
     return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
 
+def load_session(model: Path, device: str, threads: int | None):
+    """An onnxruntime session of `model` on `device` with `threads` intra-op threads (None: one per
+    core). Its threads do not spin while waiting for work: a network runs beside tracking, whose
+    OpenMP threads need the cores the moment they have work. SegmentationError naming the file
+    when onnxruntime cannot load it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    try:
+        return ort.InferenceSession(str(model), options, providers=onnx_providers(device, model))
+    except SegmentationError:
+        raise
+    except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+        raise SegmentationError(f"model file {model} is not an ONNX model onnxruntime can load: "
+                                f"{str(exc).strip().splitlines()[0][:300]}") from None
+
+
 def _dims(shape) -> list:
     return [d if isinstance(d, int) else str(d) for d in shape]
 
@@ -110,21 +132,10 @@ class OnnxSegmenter(RebuildsFromArguments):
     def __init__(self, model: str | Path, labels: str | LabelSet | None = None, device: str = "cpu",
                  input_size: tuple[int, int] | None = None, dtype=np.float32, threads: int | None = None,
                  sidecar: str | Path | None = None) -> None:
-        import onnxruntime as ort
-
         self.model_path = resolve_model_path(model)
         self.spec = load_spec(self.model_path, Path(sidecar) if sidecar else None)
         self.device = (device or "cpu").lower()
-        providers = onnx_providers(self.device, self.model_path)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        try:
-            self.session = ort.InferenceSession(str(self.model_path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
-            raise SegmentationError(f"model file {self.model_path} is not an ONNX model onnxruntime can load: "
-                                    f"{str(exc).strip().splitlines()[0][:300]}") from None
+        self.session = load_session(self.model_path, self.device, threads)
         check_model_against_sidecar(self.spec, self.model_path, self.session.get_inputs(), self.session.get_outputs())
         self.output_name = self.spec.output_name or self.session.get_outputs()[0].name
         self.model_label_set = self.spec.label_set

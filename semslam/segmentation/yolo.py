@@ -220,9 +220,7 @@ class YoloSegmenter(RebuildsFromArguments):
     def __init__(self, model: str | Path, labels: str | LabelSet | None = "coco", device: str = "cpu",
                  score_threshold: float = 0.25, iou_threshold: float = 0.7, mask_threshold: float = 0.5,
                  max_detections: int = 300, dtype=np.float32, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        from .onnx import onnx_providers
+        from .onnx import load_session
 
         for name, value in (("score_threshold", score_threshold), ("iou_threshold", iou_threshold),
                             ("mask_threshold", mask_threshold)):
@@ -233,18 +231,7 @@ class YoloSegmenter(RebuildsFromArguments):
         self.model_path = resolve_model_path(model)
         self.sidecar = sidecar_path_for(self.model_path)
         self._read_sidecar()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        try:
-            self.session = ort.InferenceSession(str(self.model_path), options,
-                                                providers=onnx_providers(device, self.model_path))
-        except SegmentationError:
-            raise
-        except Exception as exc:  # onnxruntime's own exception types
-            raise SegmentationError(f"model file {self.model_path} is not an ONNX model onnxruntime can load: "
-                                    f"{str(exc).strip().splitlines()[0][:300]}") from None
+        self.session = load_session(self.model_path, device, threads)
         self._check_session()
         self.label_set = COCO if labels is None else (labels if isinstance(labels, LabelSet) else get_label_set(labels))
         self.mapping = find_mapping(COCO, self.label_set)

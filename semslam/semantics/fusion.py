@@ -93,7 +93,7 @@ class LabelFusion:
         self.segmented: list[SegmentedFrame] = []
         self.labels_before_crf: np.ndarray | None = None  # (N,) per surfel, set by finish() before the final CRF
         self._worker = start_worker(SemanticSegmentTask(segmenter), config.queue_size, "segmentation",
-                                    config.worker, config.worker_nice)
+                                    config.worker, config.worker_nice, config.worker_idle)
         self._frames = 0
         self._not_tracked = 0
         self._dropped = 0

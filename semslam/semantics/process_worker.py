@@ -3,8 +3,10 @@
 A worker thread (scheduler.SegmentationWorker) shares the interpreter lock with the mapping loop:
 every Python step of a segmenter (pre- and post-processing, onnxruntime's bindings, torch's
 dispatcher) holds the loop up, and on two cores the tracking rate fell to half while a network
-ran beside it. A child process has its own interpreter; it runs at a lower priority (`nice`), so
-tracking keeps the cores it needs and the network takes what is left.
+ran beside it. A child process has its own interpreter, and it runs below the mapping process
+(SCHED_IDLE on Linux, else `nice`): tracking keeps the cores it needs and the network takes what is
+left (with OpenMP in the mapping process, a network merely sharing the cores fairly holds every
+parallel region up at its barrier while it has one of their threads' cores).
 
 Frames and results cross through shared memory, not through the pipe: a job or a result is
 pickled (protocol 5) with its large arrays out of band, the arrays are written into one file in
@@ -110,29 +112,42 @@ def _exception_message(exc: BaseException) -> tuple[bytes | None, str]:
     return blob, f"{type(exc).__name__}: {exc}"
 
 
-def _child_entry(fd: int) -> None:
-    """`python -c` entry of the worker process: the task arrives as the first message on `fd`."""
-    from multiprocessing.connection import Connection
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
-    conn = Connection(fd)
-    try:
-        task, nice = conn.recv()
-    except (EOFError, OSError):
-        return
-    except BaseException as exc:  # noqa: BLE001 - the task does not unpickle here (e.g. a class in __main__)
-        conn.send(("unavailable", -1, f"{type(exc).__name__}: {exc}"))
-        return
-    _child_main(task, conn, nice)
-
-
-def _child_main(task: Callable[[SegmentationJob], Any], conn, nice: int) -> None:
-    """The child: build the task, say ready, then segment jobs until told to stop or orphaned."""
+def _lower_priority(nice: int, idle: bool) -> None:
+    """This thread, and the threads it starts (a network's thread pool), below the mapping process:
+    SCHED_IDLE (Linux: CPU time only when nothing else wants it; a woken tracking thread takes its
+    core back at once) or `nice` more. Linux sets both per thread, hence before the task is built."""
+    if idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:
+            pass
     if nice and hasattr(os, "nice"):
         try:
             os.nice(int(nice))
         except OSError:
             pass
+
+
+def _child_entry(fd: int) -> None:
+    """`python -c` entry of the worker process: its priority, then the task, arrive on `fd`."""
+    from multiprocessing.connection import Connection
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
+    conn = Connection(fd)
+    try:
+        _lower_priority(*conn.recv())
+        task = conn.recv()
+    except (EOFError, OSError):
+        return
+    except BaseException as exc:  # noqa: BLE001 - the task does not unpickle here (e.g. a class in __main__)
+        conn.send(("unavailable", -1, f"{type(exc).__name__}: {exc}"))
+        return
+    _child_main(task, conn)
+
+
+def _child_main(task: Callable[[SegmentationJob], Any], conn) -> None:
+    """The child: build the task, say ready, then segment jobs until told to stop or orphaned."""
     try:
         setup = getattr(task, "setup", None)
         if setup is not None:
@@ -171,16 +186,17 @@ class ProcessSegmentationWorker(WorkerBase):
     """Runs `task(job)` in a child process for jobs submitted with `submit` (SegmentationWorker's
     interface). `task` must pickle (a segmenter that rebuilds itself from its model file does);
     WorkerUnavailable otherwise. The constructor waits until the child has built the task (the
-    network is loaded) or raises what the child raised. nice: added to the child's niceness."""
+    network is loaded) or raises what the child raised. idle: the child runs under SCHED_IDLE
+    (Linux); otherwise, or where that is refused, `nice` is added to its niceness."""
 
     def __init__(self, task: Callable[[SegmentationJob], Any], queue_size: int, name: str = "segmentation",
-                 nice: int = 10, start_timeout: float = 600.0) -> None:
+                 nice: int = 10, idle: bool = True, start_timeout: float = 600.0) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         if os.name != "posix":
             raise WorkerUnavailable(f"the {name} worker process needs a POSIX system (this is {os.name!r})")
         try:
-            message = ForkingPickler.dumps((task, nice))
+            message = ForkingPickler.dumps(task)
         except Exception as exc:
             raise WorkerUnavailable(f"the {name} task cannot be sent to a child process: "
                                     f"{type(exc).__name__}: {exc}") from None
@@ -205,6 +221,7 @@ class ProcessSegmentationWorker(WorkerBase):
         finally:
             theirs.close()
         self._conn = Connection(ours.detach())
+        self._conn.send((nice, idle))
         self._conn.send_bytes(message)
         self._wait_ready(start_timeout)
 

@@ -91,15 +91,15 @@ class WorkerBase:
 
 
 def start_worker(task: Callable[[SegmentationJob], Any], queue_size: int, name: str = "segmentation",
-                 mode: str = "process", nice: int = 10) -> "WorkerBase":
-    """The worker `mode` names: "process" (ProcessSegmentationWorker: a child process at `nice`;
-    a task that cannot be pickled, or a system without POSIX sockets, gets a thread instead, with a
-    warning) or "thread"."""
+                 mode: str = "process", nice: int = 10, idle: bool = True) -> "WorkerBase":
+    """The worker `mode` names: "process" (ProcessSegmentationWorker: a child process under
+    SCHED_IDLE when `idle`, else at `nice`; a task that cannot be pickled, or a system without POSIX
+    sockets, gets a thread instead, with a warning) or "thread"."""
     if mode == "process":
         from .process_worker import ProcessSegmentationWorker, WorkerUnavailable
 
         try:
-            return ProcessSegmentationWorker(task, queue_size, name=name, nice=nice)
+            return ProcessSegmentationWorker(task, queue_size, name=name, nice=nice, idle=idle)
         except WorkerUnavailable as exc:
             warnings.warn(f"{exc}; it runs in a thread of this process instead", RuntimeWarning, stacklevel=2)
     elif mode != "thread":
