@@ -223,6 +223,9 @@ def demo(
         cfg.semantics.segment_every = cfg.demo.segment_every
     if cfg.objects.instances == "none":
         cfg.objects.instances = cfg.demo.instances
+    if cfg.demo.queue_every_frame:
+        cfg.semantics.queue_size = max(cfg.semantics.queue_size, cfg.demo.frames)
+        cfg.objects.queue_size = max(cfg.objects.queue_size, cfg.demo.frames)
     synth_cfg = cfg.synth.model_copy(update=dict(frames=cfg.demo.frames, seed=cfg.demo.seed,
                                                  trajectory=cfg.demo.trajectory, noise=cfg.demo.noise))
     workdir = out if out is not None else Path(tempfile.mkdtemp(prefix="semslam-demo-"))

@@ -189,6 +189,11 @@ class DemoConfig(_Section):
         "oracle:noisy", description="objects when the config names no instance segmenter (ground-truth "
         "instances with 20% missed, 10% false positive, 10% wrong-class detections)"
     )
+    queue_every_frame: bool = Field(
+        True, description="the segmentation workers' queues hold every due frame of the demo (its sequence is "
+        "short, and the workers run on CPU time tracking leaves idle: with the default queue most frames would be "
+        "skipped); tracking still never waits, the queued frames are fused as they finish and at the end"
+    )
 
 
 class EvalConfig(_Section):
