@@ -60,6 +60,8 @@ def child(args) -> None:
     cfg.semantics.segment_every = args.every
     cfg.semantics.labels = labels
     cfg.semantics.worker = args.worker
+    if args.segmenter == "oracle":  # the accuracy row: every due frame segmented, whatever the machine's speed
+        cfg.semantics.queue_size = 10_000
     seq = datasets.open(args.sequence, cfg.dataset)
     segmenter = make_segmenter(spec, labels, args.device, oracle=cfg.semantics.oracle, threads=args.threads or None)
     if segmenter is not None:

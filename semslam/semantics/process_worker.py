@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
+from ..priority import lower_this_thread
 from .scheduler import SegmentationJob, SegmentationResult, SegmentationWorkerError, WorkerBase
 
 SHM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
@@ -112,23 +113,6 @@ def _exception_message(exc: BaseException) -> tuple[bytes | None, str]:
     return blob, f"{type(exc).__name__}: {exc}"
 
 
-def _lower_priority(nice: int, idle: bool) -> None:
-    """This thread, and the threads it starts (a network's thread pool), below the mapping process:
-    SCHED_IDLE (Linux: CPU time only when nothing else wants it; a woken tracking thread takes its
-    core back at once) or `nice` more. Linux sets both per thread, hence before the task is built."""
-    if idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return
-        except OSError:
-            pass
-    if nice and hasattr(os, "nice"):
-        try:
-            os.nice(int(nice))
-        except OSError:
-            pass
-
-
 def _child_entry(fd: int) -> None:
     """`python -c` entry of the worker process: its priority, then the task, arrive on `fd`."""
     from multiprocessing.connection import Connection
@@ -136,7 +120,7 @@ def _child_entry(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
     conn = Connection(fd)
     try:
-        _lower_priority(*conn.recv())
+        lower_this_thread(*conn.recv())  # before the task builds its network's threads
         task = conn.recv()
     except (EOFError, OSError):
         return
