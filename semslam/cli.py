@@ -127,7 +127,7 @@ def _run_sequence(seq, cfg: Config, out: Path, quiet: bool = False, segmenter=No
     dataset.update(seq.summary_info() if hasattr(seq, "summary_info") else {})  # e.g. a RealSense recording's camera
     bar = tqdm(total=len(seq), desc="semslam", unit="frame", file=sys.stderr, dynamic_ncols=True, disable=quiet)
     stopped = ""
-    reader = Prefetcher(seq, depth=cfg.dataset.read_ahead, idle=cfg.dataset.read_ahead_idle)
+    reader = Prefetcher(seq, depth=cfg.dataset.read_ahead)
     try:
         frames = iter(reader)
         for k in range(len(seq)):

@@ -36,10 +36,6 @@ class DatasetConfig(_Section):
     read_ahead: int = Field(
         2, ge=0, description="frames decoded ahead of the mapping loop on a reader thread (0: read in the loop)"
     )
-    read_ahead_idle: bool = Field(
-        True, description="the reader thread runs under SCHED_IDLE (Linux), on CPU time the mapping loop leaves: "
-        "decoding beside tracking's OpenMP regions at the same priority holds them up at their barriers"
-    )
 
 
 class PreprocessConfig(_Section):

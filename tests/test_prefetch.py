@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -70,25 +69,3 @@ def test_real_sequence_matches_direct_reads(make_synthetic):
 def test_negative_depth_is_refused():
     with pytest.raises(ValueError, match="read-ahead depth"):
         Prefetcher(_Frames(1), depth=-1)
-
-
-class _Policies(_Frames):
-    """Records the scheduling policy of the thread that reads each item."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__(n)
-        self.policies = []
-
-    def __getitem__(self, k: int):
-        self.policies.append(os.sched_getscheduler(0))
-        return super().__getitem__(k)
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
-@pytest.mark.parametrize("idle", [True, False])
-def test_the_reader_thread_runs_on_idle_cpu_time(idle):
-    seq = _Policies(5)
-    with Prefetcher(seq, depth=2, idle=idle) as frames:
-        assert list(frames) == list(range(5))
-    assert set(seq.policies) == {os.SCHED_IDLE if idle else os.sched_getscheduler(0)}
-    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the mapping thread keeps its priority

@@ -12,7 +12,6 @@ import queue
 import threading
 from typing import Iterator
 
-from ..priority import lower_this_thread
 from .frame import Frame
 
 
@@ -22,17 +21,15 @@ class Prefetcher:
     >>> with Prefetcher(seq, depth=2) as frames:
     ...     for k, frame in enumerate(frames): ...
 
-    `depth` 0 reads each frame when it is asked for (no thread). `idle`: the reader thread runs
-    under SCHED_IDLE (Linux; semslam.priority), on CPU time the mapping loop leaves. Leaving the
-    `with` block (or calling close()) stops the reader; a frame being decoded is finished and dropped.
+    `depth` 0 reads each frame when it is asked for (no thread). Leaving the `with` block (or
+    calling close()) stops the reader; a frame being decoded is finished and dropped.
     """
 
-    def __init__(self, seq, depth: int = 2, idle: bool = True) -> None:
+    def __init__(self, seq, depth: int = 2) -> None:
         if depth < 0:
             raise ValueError(f"read-ahead depth must be >= 0, got {depth}")
         self._seq = seq
         self._depth = depth
-        self._idle = idle
         self._stop = threading.Event()
         self._queue: queue.Queue | None = None
         self._thread: threading.Thread | None = None
@@ -47,8 +44,6 @@ class Prefetcher:
         self.close()
 
     def _read_all(self) -> None:
-        if self._idle:
-            lower_this_thread(nice=0, idle=True)
         for k in range(len(self._seq)):
             if self._stop.is_set():
                 return
