@@ -139,10 +139,12 @@ class SynthConfig(_Section):
 
     frames: int = Field(300, ge=1, description="number of frames in the sequence")
     seed: int = Field(0, ge=0, description="seeds the room, its furniture, the hand-shake and the sensor noise")
-    trajectory: Literal["orbit", "walk", "loop"] = Field(
+    trajectory: Literal["orbit", "walk", "loop", "tour"] = Field(
         "orbit",
         description="orbit: circles the room centre looking inward; walk: across the room; "
-        "loop: leaves its start and returns to exactly the start pose",
+        "loop: leaves its start and returns to exactly the start pose; tour: round the ring like an orbit, held "
+        "higher, looking down at the room's middle, the gaze swinging and nodding (things seen from several sides; "
+        "at 15 frames/s and 0.3 m/s it covers 2.4 m in 120 frames and tracks)",
     )
     noise: Literal["kinect", "none"] = Field(
         "kinect", description="kinect: the sensor model below; none: exact depth and colour"
@@ -564,9 +566,22 @@ class ObjectsConfig(_Section):
         0.5, gt=0, le=1, description="same-class objects also merge when this fraction of the smaller one's box "
         "lies inside the other's (one thing found again as a new object whose surfels are too few to overlap)"
     )
+    fragment_touch: float = Field(
+        0.05, gt=0, le=1, description="at the end, a same-class object with more than this fraction of its surfels "
+        "within fragment_distance of another's ..."
+    )
+    fragment_distance: float = Field(0.06, gt=0, description="m; ... (see fragment_touch) ...")
+    fragment_detections: float = Field(
+        0.15, ge=0, lt=1, description="... and detected at most this fraction as often is a part of the other: merged "
+        "(0: never)"
+    )
     box_voxel: float = Field(0.03, gt=0, description="m; voxels of the clusters an object's box is made from")
     box_keep: float = Field(
-        0.1, gt=0, le=1, description="an object's box holds its clusters of at least this fraction of its largest"
+        0.03, gt=0, le=1, description="an object's box holds its clusters of at least this fraction of its largest"
+    )
+    floor_band: float = Field(
+        0.03, ge=0, description="m; an object's surfels within this of the floor (the commonest surfel height) are "
+        "left out of its box, and a box ending this plus 2 box_voxel above the floor reaches down to it; 0: off"
     )
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
     up: Literal["auto", "camera"] = Field(

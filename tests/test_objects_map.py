@@ -118,3 +118,25 @@ def test_synthetic_objects(spec, recall, precision):
     for obj in om.objects.values():
         assert obj.box is not None and obj.surfel_count >= om.config.min_surfels
         assert obj.detections <= obj.expected
+
+
+def test_box_leaves_out_the_floor_round_its_feet():
+    """A table's surfels with the floor round its legs (what masks give it near the floor): the
+    box from the surfels above the floor, reaching down to it, is the table's; with the floor in
+    it, it is as wide as the floor patch."""
+    from semslam.objects.object_map import floor_level, object_box
+
+    rng = np.random.default_rng(0)
+    top = np.c_[rng.uniform(-0.3, 0.3, (2000, 2)), np.full(2000, 0.74)]
+    legs = np.concatenate([np.c_[rng.normal(x, 0.01, 200), rng.normal(y, 0.01, 200), rng.uniform(0.0, 0.72, 200)]
+                           for x in (-0.27, 0.27) for y in (-0.27, 0.27)])
+    floor_patch = np.c_[rng.uniform(-0.6, 0.6, (600, 2)), rng.normal(0.0, 0.004, 600)]
+    room_floor = np.c_[rng.uniform(-3, 3, (20000, 2)), rng.normal(0.0, 0.004, 20000)]
+    level = floor_level(np.r_[room_floor, top, legs], None)
+    assert level is not None and abs(level) <= 0.02
+    table = np.r_[top, legs, floor_patch]
+    box = object_box(table, None, 0.03, 0.03, floor=level, band=0.03)
+    np.testing.assert_allclose(np.sort(box.extent[:2]), [0.6, 0.6], atol=0.04)
+    assert abs(box.extent[2] - 0.74) < 0.03 and abs(box.centre[2] - 0.37) < 0.02
+    assert object_box(table, None, 0.03, 0.03).extent[:2].min() > 0.9
+    assert floor_level(top, None, share=1.1) is None

@@ -334,3 +334,40 @@ def test_dataset_reader_matches_generator(sequences):
         assert np.allclose(frame.depth, ref.depth, atol=1e-6)
         assert np.array_equal(frame.labels, ref.labels) and np.array_equal(frame.instances, ref.instances)
         assert np.allclose(frame.T_world_cam, ref.T_world_cam, atol=1e-9)
+
+
+@pytest.mark.parametrize("frames", [20, 300, 3000])
+def test_tour_is_hand_held(frames):
+    room = room_from_seed(1)
+    T = camera_trajectory("tour", room, frames, 30.0, 0.25, 0.003, 0.25, seed=1)
+    linear, angular = pose_speeds(T, 30.0)
+    assert linear.max() < 0.5 and angular.max() < 60.0
+    assert linear.mean() > 0.05, "the camera moves"
+    assert np.abs(np.diff(linear)).max() < 0.1
+    assert np.allclose(np.einsum("nij,nik->njk", T[:, :3, :3], T[:, :3, :3]), np.eye(3), atol=1e-9)
+
+
+def test_tour_sees_the_middle_from_several_sides_and_keeps_clear():
+    """A tour runs on the ring (clear of every surface, like the other kinds) and, over the same
+    time as an orbit, sees the room's middle from a wider range of directions, looking down."""
+    import open3d as o3d
+
+    for seed in range(4):
+        seq = SyntheticSequence(SynthConfig(**SMALL, frames=2, seed=seed))
+        raycaster = o3d.t.geometry.RaycastingScene()
+        for obj in seq.scene.objects:
+            raycaster.add_triangles(o3d.core.Tensor(obj.vertices.astype(np.float32)),
+                                    o3d.core.Tensor(obj.triangles.astype(np.uint32)))
+        T = camera_trajectory("tour", seq.scene.room, 900, 30.0, 0.25, 0.003, 0.25, seed)
+        dist = raycaster.compute_distance(o3d.core.Tensor(T[:, :3, 3].astype(np.float32))).numpy()
+        assert dist.min() > 0.25, f"seed {seed}: camera {dist.min():.2f} m from a surface"
+    room = room_from_seed(0)
+    T = camera_trajectory("tour", room, 120, 15.0, 0.3, 0.003, 0.25, seed=0)
+    bearing = np.unwrap(np.arctan2(T[:, 1, 3], T[:, 0, 3]))
+    assert np.degrees(np.ptp(bearing)) > 60, "the middle is seen from directions spanning more than 60 deg"
+    forward = T[:, :3, 2]
+    assert np.all(forward[:, 2] < -0.2), "the camera looks down"
+    centre_dir = -T[:, :2, 3] / np.linalg.norm(T[:, :2, 3], axis=1, keepdims=True)
+    cos = np.sum(forward[:, :2] * centre_dir, axis=1) / np.linalg.norm(forward[:, :2], axis=1)
+    assert cos.min() > np.cos(np.radians(40)), "looking into the room, the gaze swinging"
+    assert np.degrees(np.ptp(np.arccos(np.clip(cos, -1, 1)))) > 20

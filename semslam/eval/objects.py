@@ -48,12 +48,16 @@ def visible_frames(instance_images, min_pixels: int) -> dict[int, int]:
 
 
 def observed_boxes(frames, max_depth: float, up: np.ndarray, voxel: float, keep: float, step: int = 2,
-                   min_points: int = 50) -> dict[int, OrientedBox]:
-    """{instance id: gravity-aligned box (about `up`) of the part of the thing the camera saw}: its
-    pixels in each frame's instance image (every `step`-th row and column) with
-    depth up to `max_depth`, back-projected with the frame's depth and true pose into the truth's
-    world (`object_box`: its main clusters, untrimmed). A box of the map can only be as large as
-    this: a thing seen from one side has no surfels on the other."""
+                   min_points: int = 50, truth: dict[int, OrientedBox] | None = None, margin: float = 0.05,
+                   trim: float = 0.01) -> dict[int, OrientedBox]:
+    """{instance id: box of the part of the thing the camera saw}: its pixels in each frame's
+    instance image (every `step`-th row and column) with depth up to `max_depth`, back-projected
+    with the frame's depth and true pose into the truth's world. With `truth` (true box per id):
+    the points within `margin` of the thing's true box, their `trim` .. 1 - trim quantiles along
+    the true box's axes, clipped to it (the seen part of the true box: sensor noise and flying
+    pixels at its silhouette neither inflate it nor turn it); without: the gravity-aligned box
+    about `up` of the points (`object_box`: main clusters, untrimmed). A box of the map can only
+    be as large as this: a thing seen from one side has no surfels on the other."""
     from ..objects.object_map import object_box
 
     points: dict[int, list[np.ndarray]] = {}
@@ -74,7 +78,17 @@ def observed_boxes(frames, max_depth: float, up: np.ndarray, voxel: float, keep:
     out = {}
     for i, chunks in points.items():
         p = np.concatenate(chunks)
-        if len(p) >= min_points:
+        if truth is not None and i in truth:
+            t = truth[i]
+            p = p[t.contains(p, margin)]
+            if len(p) < min_points:
+                continue
+            half = t.extent / 2
+            local = (p - t.centre) @ t.rotation
+            lo = np.clip(np.quantile(local, trim, axis=0), -half, half)
+            hi = np.clip(np.quantile(local, 1 - trim, axis=0), -half, half)
+            out[i] = OrientedBox(t.centre + t.rotation @ ((lo + hi) / 2), np.maximum(hi - lo, 1e-3), t.rotation.copy())
+        elif len(p) >= min_points:
             out[i] = object_box(p, up, voxel, keep)
     return out
 
@@ -268,14 +282,15 @@ def evaluate_object_run(run_dir, sequence=None, config=None, write: bool = True)
     T_truth_run = run_to_truth(state.timestamps, state.T_world_cam, np.array([g[0] for g in gt]),
                                np.array([g[1] for g in gt]))
     T_run_truth = np.linalg.inv(T_truth_run)
-    truth = [TrueObject(t.id, t.class_id, t.name, transform_box(t.box, T_run_truth)) for t in true_objects(scene)]
+    scene_truth = true_objects(scene)
+    truth = [TrueObject(t.id, t.class_id, t.name, transform_box(t.box, T_run_truth)) for t in scene_truth]
     stamps = set(np.round(state.timestamps, 6))
     visible = visible_frames([f.instances for f in frames if round(f.timestamp, 6) in stamps],
                              config.objects.min_mask_pixels)
     run_frames = [f for f in frames if round(f.timestamp, 6) in stamps]
-    observed = {i: transform_box(b, T_run_truth) for i, b in observed_boxes(
+    observed = {i: transform_box(b, T_run_truth) for i, b in observed_boxes(  # the scene's up is its z
         run_frames, config.map.fuse_depth_max, np.array([0.0, 0, 1]), config.objects.box_voxel,
-        config.objects.box_keep).items()}  # the scene's up is its z (true_objects)
+        config.objects.box_keep, truth={t.id: t.box for t in scene_truth}).items()}
     metrics = evaluate_objects(om, state.surfels["positions"], state.surfels["instance_ids"], truth, visible,
                                min_visible_frames=config.eval.object_min_visible_frames,
                                margin=config.eval.object_margin, min_map_surfels=config.eval.object_min_map_surfels,

@@ -26,8 +26,10 @@ One segmented frame (after fusion, with the index map at the frame's pose):
      seen (Fusion++'s existence: detections / expected).
 Every `maintain_every` frames and at the end: surfel counts and oriented boxes from the surfels;
 objects with too low an existence, too few surfels or (at the end) too few detections are dropped
-and their surfels freed; same-class objects whose surfels overlap, or whose boxes nest, are merged.
-Boxes (`object_box`): gravity-aligned, untrimmed, from the object's main clusters of surfels.
+and their surfels freed; same-class objects whose surfels overlap, or whose boxes nest, are merged;
+at the end also a same-class fragment beside an object detected many times as often.
+Boxes (`object_box`): gravity-aligned, untrimmed, from the object's main clusters of surfels above
+the floor (`floor_level`), down to the floor when they stand on it.
 """
 
 from __future__ import annotations
@@ -122,13 +124,44 @@ def main_clusters(points: np.ndarray, voxel: float, keep: float, link: float = 1
     return sizes[labels[inverse]] >= keep * sizes.max()
 
 
-def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: float) -> OrientedBox:
+def floor_level(positions: np.ndarray, up: np.ndarray | None, bin_size: float = 0.02,
+                share: float = 0.05) -> float | None:
+    """The floor's height along `up` (world z when None): the top of the most common height bin
+    (`bin_size` m) of the surfels (N, 3), when it holds at least `share` of them (the floor is the
+    largest horizontal surface a room's map holds); None otherwise."""
+    p = np.asarray(positions, np.float64)
+    if len(p) == 0:
+        return None
+    z = up_frame(up)[:, 2]
+    values, counts = np.unique(np.floor(p @ z / bin_size).astype(np.int64), return_counts=True)
+    k = int(np.argmax(counts))
+    return float((values[k] + 1) * bin_size) if counts[k] >= share * len(p) else None
+
+
+def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: float, floor: float | None = None,
+               band: float = 0.03) -> OrientedBox:
     """The oriented box of an object's surfels (N, 3): the gravity-aligned box (`oriented_box`,
     untrimmed) of its main clusters (`main_clusters`). Untrimmed: an object's surfels lie on its
     surfaces, densest on the faces seen most, and quantiles of them cut off the faces seen least
-    (a bed's top seen at a grazing angle); the stray patches are gone by clusters instead."""
+    (a bed's top seen at a grazing angle); the stray patches are gone by clusters instead.
+    With the `floor` height (along `up`; `floor_level`): the surfels within `band` above it are
+    the floor around the object's feet (a mask is never exact there, and the floor joins every
+    leg into one cluster with it), left out; a box whose bottom ends within band + 2 voxels of
+    the floor stands on it and reaches down to it."""
     p = np.asarray(points, np.float64)
-    return oriented_box(p[main_clusters(p, voxel, keep)], trim=0.0, up=up)
+    z = up_frame(up)[:, 2]
+    if floor is not None:
+        above = p @ z > floor + band
+        if above.sum() >= 4:
+            p = p[above]
+    box = oriented_box(p[main_clusters(p, voxel, keep)], trim=0.0, up=up)
+    if floor is not None:
+        lo = box.centre @ z - box.extent[2] / 2  # the box's third axis is up
+        if lo <= floor + band + 2 * voxel:
+            hi = lo + box.extent[2]
+            box = OrientedBox(box.centre + z * ((floor - lo) / 2), np.array([box.extent[0], box.extent[1], hi - floor]),
+                              box.rotation)
+    return box
 
 
 def box_overlap(a: "OrientedBox", b: "OrientedBox", samples: int = 12) -> float:
@@ -552,7 +585,12 @@ class ObjectMap:
         # merge same-class objects whose surfels overlap, or the box of the smaller lies in the other's
         ids = sorted(self.objects, key=lambda o: -self.objects[o].surfel_count)
         pts = {o: positions[instance_ids == o] for o in ids}
-        boxes = {o: object_box(p, self.up, c.box_voxel, c.box_keep) if len(p) >= 4 else None for o, p in pts.items()}
+        floor = floor_level(positions, self.up) if c.floor_band > 0 else None
+
+        def box_of(p: np.ndarray) -> OrientedBox:
+            return object_box(p, self.up, c.box_voxel, c.box_keep, floor, c.floor_band)
+
+        boxes = {o: box_of(p) if len(p) >= 4 else None for o, p in pts.items()}
         for i, a in enumerate(ids):
             if a not in self.objects:
                 continue
@@ -564,20 +602,26 @@ class ObjectMap:
                 lo, hi = pts[a].min(0) - c.match_distance, pts[a].max(0) + c.match_distance
                 if np.any(pts[b].max(0) < lo) or np.any(pts[b].min(0) > hi):
                     continue
-                d, _ = cKDTree(pts[a]).query(pts[b], distance_upper_bound=c.match_distance)
+                d, _ = cKDTree(pts[a]).query(pts[b], distance_upper_bound=max(c.match_distance, c.fragment_distance))
                 same = np.mean(d <= c.match_distance) > c.merge_overlap
                 if not same and boxes[a] is not None and boxes[b] is not None:
                     small, large = sorted((boxes[a], boxes[b]), key=lambda box: box.volume)
                     same = box_overlap(small, large) > c.merge_box_overlap
+                if not same and final:
+                    # a same-class fragment beside an object detected many times as often: a part of
+                    # it that a few masks claimed without matching it (a desk's panel, a chair's legs)
+                    na, nb = self.objects[a].detections, self.objects[b].detections
+                    same = (np.mean(d <= c.fragment_distance) > c.fragment_touch
+                            and min(na, nb) <= c.fragment_detections * max(na, nb))
                 if same:
                     self._merge(a, b, instance_ids)
                     pts[a] = np.concatenate([pts[a], pts[b]])
-                    boxes[a] = object_box(pts[a], self.up, c.box_voxel, c.box_keep)
+                    boxes[a] = box_of(pts[a])
                     merged += 1
         for o, obj in self.objects.items():
             p = positions[instance_ids == o]
             obj.surfel_count = len(p)
-            obj.box = object_box(p, self.up, c.box_voxel, c.box_keep) if len(p) >= 4 else None
+            obj.box = box_of(p) if len(p) >= 4 else None
         self.dropped += dropped
         self.merged += merged
         return {"dropped": dropped, "merged": merged}

@@ -167,7 +167,36 @@ def _loop(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
     return position, target
 
 
-_PATHS = {"orbit": _orbit, "walk": _walk, "loop": _loop}
+TOUR_HEIGHT = 1.65  # m; a tour's camera is held higher than an orbit's: it looks down on the furniture's tops
+TOUR_TARGET = 0.7  # m; height of the gaze target, about the room's middle (tables, boxes, seats) ...
+TOUR_NOD = 0.2  # m; ... nodding up and down by this (the upper parts of tall things) ...
+TOUR_NOD_PERIOD = 1.3  # m; ... once per this much of the path
+TOUR_SWAY_DEG = 25.0  # deg; the gaze swings this far either side of the middle ...
+TOUR_SWAY_PERIOD = 2.2  # m; ... once per this much of the path
+
+
+def _tour(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
+    """Round the ring like an orbit, held higher and looking down at the room's middle, the gaze
+    swinging left and right and nodding: the middle things are seen from every side passed and from
+    above, the furniture along the walls from a range of directions (an orbit at the same speed
+    looks at the middle from about the same side all along)."""
+    ax, ay = ring_axes(room)
+    phi0, direction = rng.uniform(0, 2 * np.pi), rng.choice([-1.0, 1.0])
+    dense = phi0 + direction * np.linspace(0, 2 * np.pi, 4001)
+    arc = _arc_table(np.stack([ax * np.cos(dense), ay * np.sin(dense)], axis=1))
+    travel = min(length, arc[-1])
+    s = _ease(u) * travel  # metres along the ring
+    phi = np.interp(s, arc, dense)
+    x, y = ax * np.cos(phi), ay * np.sin(phi)
+    position = np.stack([x, y, TOUR_HEIGHT + 0.04 * np.sin(2 * np.pi * s / 1.7)], axis=1)
+    sway_phase, nod_phase = rng.uniform(0, 2 * np.pi, 2)
+    yaw = np.arctan2(-y, -x) + np.deg2rad(TOUR_SWAY_DEG) * np.sin(2 * np.pi * s / TOUR_SWAY_PERIOD + sway_phase)
+    reach = 0.8 * np.hypot(x, y)
+    height = TOUR_TARGET + TOUR_NOD * np.sin(2 * np.pi * s / TOUR_NOD_PERIOD + nod_phase)
+    target = np.stack([x + reach * np.cos(yaw), y + reach * np.sin(yaw), height], axis=1)
+    return position, target
+
+_PATHS = {"orbit": _orbit, "walk": _walk, "loop": _loop, "tour": _tour}
 
 
 def camera_trajectory(
@@ -180,7 +209,7 @@ def camera_trajectory(
     shake_rotation_deg: float,
     seed: int,
 ) -> np.ndarray:
-    """(frames, 4, 4) float64 T_world_cam of a `kind` ("orbit", "walk" or "loop") trajectory.
+    """(frames, 4, 4) float64 T_world_cam of a `kind` ("orbit", "walk", "loop" or "tour") trajectory.
 
     speed: mean speed along the path in m/s (the path is shortened to speed * duration, or
     capped by the room). shake_translation (m) and shake_rotation_deg (deg) are per-axis
