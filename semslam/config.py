@@ -339,7 +339,26 @@ class OracleConfig(_Section):
     )
 
 
-class SemanticsConfig(_Section):
+class _WorkerSection(_Section):
+    """Where a section's network runs (semslam.semantics.start_worker); shared by the semantic and
+    the instance segmenters."""
+
+    worker: Literal["process", "thread"] = Field(
+        "process", description="where the network runs: 'process' (a child process: it never holds this "
+        "process's GIL, and runs below tracking's priority; results come back through shared memory) or 'thread' "
+        "(in this process; also the fallback for a segmenter that cannot be pickled)"
+    )
+    worker_idle: bool = Field(
+        True, description="Linux: the worker process runs under SCHED_IDLE, on CPU time tracking leaves idle (a "
+        "network sharing the cores fairly holds up every OpenMP region of tracking); frames it cannot keep up with "
+        "are skipped (counted). False, or where refused: it runs at worker_nice"
+    )
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="niceness added to the worker process when it does not run idle (worker_idle)"
+    )
+
+
+class SemanticsConfig(_WorkerSection):
     """Semantic label fusion (SemanticFusion, McCormac et al. ICRA 2017): a segmenter's per-pixel
     class probabilities fused into the surfels they observe by recursive Bayesian updates, then
     regularised by a dense CRF over the map. Defaults follow SemanticFusion's main.cpp."""
@@ -359,19 +378,6 @@ class SemanticsConfig(_Section):
     )
     queue_size: int = Field(
         2, ge=1, description="frames waiting for the segmentation worker; a full queue skips the frame (counted)"
-    )
-    worker: Literal["process", "thread"] = Field(
-        "process", description="where the segmenter runs: 'process' (a child process: the network never holds this "
-        "process's GIL, and runs below tracking's priority; results come back through shared memory) or 'thread' "
-        "(in this process; also the fallback for a segmenter that cannot be pickled)"
-    )
-    worker_idle: bool = Field(
-        True, description="Linux: the worker process runs under SCHED_IDLE, on CPU time tracking leaves idle (a "
-        "network sharing the cores fairly holds up every OpenMP region of tracking); frames it cannot keep up with "
-        "are skipped (counted). False, or where refused: it runs at worker_nice"
-    )
-    worker_nice: int = Field(
-        10, ge=0, le=19, description="niceness added to the worker process when it does not run idle (worker_idle)"
     )
     probability_floor: float = Field(
         1e-20, ge=0, lt=1, description="after each label update (and CRF) a surfel's class probabilities are raised "
@@ -476,7 +482,7 @@ class OracleInstancesConfig(_Section):
     seed: int = Field(0, description="random seed; frame k's degradation depends only on (seed, k)")
 
 
-class ObjectsConfig(_Section):
+class ObjectsConfig(_WorkerSection):
     """Object-level mapping (Meaningful Maps, MaskFusion, Fusion++): instance masks per frame,
     refined by a geometric segmentation of the depth, associated with map objects that carry class
     beliefs, existence and oriented boxes."""
@@ -488,20 +494,6 @@ class ObjectsConfig(_Section):
     segment_every: int = Field(1, ge=1, description="run the instance segmenter on every n-th frame")
     queue_size: int = Field(
         2, ge=1, description="frames waiting for the instance segmenter; a full queue skips the frame (never blocks)"
-    )
-    worker: Literal["process", "thread"] = Field(
-        "process", description="where the instance segmenter runs: 'process' (a child process: the network never "
-        "holds this process's GIL, and runs below tracking's priority; results come back through shared memory) or "
-        "'thread' "
-        "(in this process; also the fallback for a segmenter that cannot be pickled)"
-    )
-    worker_idle: bool = Field(
-        True, description="Linux: the worker process runs under SCHED_IDLE, on CPU time tracking leaves idle (a "
-        "network sharing the cores fairly holds up every OpenMP region of tracking); frames it cannot keep up with "
-        "are skipped (counted). False, or where refused: it runs at worker_nice"
-    )
-    worker_nice: int = Field(
-        10, ge=0, le=19, description="niceness added to the worker process when it does not run idle (worker_idle)"
     )
     detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
     detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")

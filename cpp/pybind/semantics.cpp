@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -25,6 +26,28 @@ py::dict LabelStatsToDict(const semantics::LabelUpdateStats& s) {
     return out;
 }
 
+// Host probabilities (float, or float16 as uint16 bits): on the CPU the kernel reads the array
+// where it lies (no copy of the tens of MB of a frame's probabilities); a GPU map gets them uploaded.
+template <typename Value>
+semantics::LabelUpdateStats UpdateFromHost(map::SurfelMap& m, const py::array_t<Value, py::array::c_style>& values,
+                                           const core::Rigid3f& T, const core::PinholeIntrinsics& K, int width,
+                                           int height, int time, float probability_floor) {
+    if (m.device().IsCPU()) {
+        const float* f32 = nullptr;
+        const uint16_t* f16 = nullptr;
+        if constexpr (std::is_same_v<Value, float>) {
+            f32 = values.data();
+        } else {
+            f16 = values.data();
+        }
+        py::gil_scoped_release release;
+        return semantics::UpdateLabelsFromDevice(m, f32, f16, T, K, width, height, time, probability_floor);
+    }
+    core::Buffer<Value> buffer = Upload(values, m.device());
+    py::gil_scoped_release release;
+    return semantics::UpdateLabels(m, buffer, T, K, width, height, time, probability_floor);
+}
+
 py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArray& T_world_cam, float fx, float fy,
                       float cx, float cy, int time, float probability_floor) {
     if (probs.ndim() != 3) throw py::value_error("probs must be (H, W, num_classes)");
@@ -32,36 +55,15 @@ py::dict UpdateLabels(map::SurfelMap& m, const py::array& probs, const DoubleArr
     CheckShape(probs, {h, w, static_cast<py::ssize_t>(m.num_classes())}, "probs");
     const core::Rigid3f T = ToRigid(T_world_cam, "T_world_cam");
     const core::PinholeIntrinsics K{fx, fy, cx, cy};
-    const core::Device device = m.device();
     semantics::LabelUpdateStats s;
-    // On the CPU the kernel reads the array where it lies (no copy of the tens of MB of a frame's
-    // probabilities); on a GPU they are uploaded first.
     if (IsFloat(probs.dtype(), 2)) {
         using Bits = py::array_t<uint16_t, py::array::c_style>;
         Bits bits = Bits::ensure(probs.attr("view")(py::dtype("uint16")));
         if (!bits) throw py::value_error("probs could not be read as float16");
-        if (device.IsCPU()) {
-            py::gil_scoped_release release;
-            s = semantics::UpdateLabelsFromDevice(m, nullptr, bits.data(), T, K, static_cast<int>(w),
-                                                  static_cast<int>(h), time, probability_floor);
-        } else {
-            core::Buffer<uint16_t> buffer = Upload(bits, device);
-            py::gil_scoped_release release;
-            s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time,
-                                        probability_floor);
-        }
+        s = UpdateFromHost(m, bits, T, K, static_cast<int>(w), static_cast<int>(h), time, probability_floor);
     } else if (IsFloat(probs.dtype(), 4)) {
-        FloatArray values = FloatArray::ensure(probs);
-        if (device.IsCPU()) {
-            py::gil_scoped_release release;
-            s = semantics::UpdateLabelsFromDevice(m, values.data(), nullptr, T, K, static_cast<int>(w),
-                                                  static_cast<int>(h), time, probability_floor);
-        } else {
-            core::Buffer<float> buffer = Upload(values, device);
-            py::gil_scoped_release release;
-            s = semantics::UpdateLabels(m, buffer, T, K, static_cast<int>(w), static_cast<int>(h), time,
-                                        probability_floor);
-        }
+        s = UpdateFromHost(m, FloatArray::ensure(probs), T, K, static_cast<int>(w), static_cast<int>(h), time,
+                           probability_floor);
     } else {
         throw py::value_error("probs must be float32 or float16, got " + std::string(py::str(probs.dtype())));
     }
