@@ -194,3 +194,17 @@ def test_a_task_that_cannot_go_to_a_process_runs_in_a_thread_with_a_warning():
     worker.close()
     with pytest.raises(ValueError, match="'process' or 'thread'"):
         start_worker(Scaled(), queue_size=2, mode="fibre")
+
+
+def test_a_torch_module_segmenter_goes_to_the_worker_process_by_value():
+    torch = pytest.importorskip("torch")
+    from semslam.config import SemanticsConfig
+    from semslam.segmentation.torch_segmenter import TorchSegmenter
+    from semslam.semantics import LabelFusion
+    from semslam.semantics.process_worker import pack, unpack
+
+    out = unpack(*pack({"t": torch.arange(6.0).reshape(2, 3)}))  # CPU tensors by value, not by fd
+    assert out["t"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    fusion = LabelFusion(SemanticsConfig(labels="nyu13"), TorchSegmenter(torch.nn.Conv2d(3, 14, 1), "nyu13"))
+    assert fusion.summary()["worker"] == "process"
+    fusion.close()

@@ -11,8 +11,8 @@ Per frame, after the frame is fused into the map (`ObjectFusion.step`):
 The worker (a child process by default, objects.worker: InstanceSegmentTask) runs the instance
 segmenter, the frame's vertex / normal maps and the snapping of masks to the geometric segments of
 the depth (all of which depend on the frame only); the map is touched only from the thread that
-calls `step` / `finish`. The boxes are gravity-aligned about an
-up direction estimated from the map's surfels (objects.up: normals, then a plane fit to the floor). At the end (`finish`) the
+calls `step` / `finish`. The boxes are gravity-aligned about an up direction estimated from the
+map's surfels (objects.up: normals, then a plane fit to the floor). At the end (`finish`) the
 pending frames are applied and the object map's final pass drops and merges objects.
 """
 

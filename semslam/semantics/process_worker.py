@@ -51,13 +51,24 @@ class WorkerUnavailable(SegmentationWorkerError):
     cannot be sent), or this system cannot pass it a socket (not POSIX)."""
 
 
+def _reducers() -> dict:
+    """Pickle's reducers, with CUDA tensors sent as torch's IPC handles (what torch registers with
+    multiprocessing); CPU tensors go by value (torch's reducer would pass a file descriptor through
+    multiprocessing's resource sharer, which only its own children can reach)."""
+    table = dict(copyreg.dispatch_table)
+    torch = sys.modules.get("torch")
+    share = ForkingPickler._extra_reducers.get(torch.Tensor) if torch is not None else None
+    if share is not None:
+        table[torch.Tensor] = lambda t: share(t) if t.is_cuda else t.__reduce_ex__(5)
+    return table
+
+
 def pack(obj: Any) -> tuple[bytes, str | None, list[tuple[int, int]]]:
     """(pickle, shared-memory file or None, [(offset, length)] of each out-of-band buffer)."""
     buffers: list[pickle.PickleBuffer] = []
     data = io.BytesIO()
     pickler = pickle.Pickler(data, 5, buffer_callback=buffers.append)
-    # multiprocessing's reducers, and those libraries register with it (torch: CUDA tensors as IPC handles)
-    pickler.dispatch_table = {**copyreg.dispatch_table, **ForkingPickler._extra_reducers}
+    pickler.dispatch_table = _reducers()
     pickler.dump(obj)
     if not buffers:
         return data.getvalue(), None, []
@@ -115,8 +126,6 @@ def _exception_message(exc: BaseException) -> tuple[bytes | None, str]:
 
 def _child_entry(fd: int) -> None:
     """`python -c` entry of the worker process: its priority, then the task, arrive on `fd`."""
-    from multiprocessing.connection import Connection
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
     conn = Connection(fd)
     try:
@@ -179,8 +188,9 @@ class ProcessSegmentationWorker(WorkerBase):
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         if os.name != "posix":
             raise WorkerUnavailable(f"the {name} worker process needs a POSIX system (this is {os.name!r})")
-        try:
-            message = ForkingPickler.dumps(task)
+        try:  # plain pickle: a module's tensors go by value (torch's own reducers would pass file
+            # descriptors through multiprocessing's resource sharer, which only its own children can reach)
+            message = pickle.dumps(task, protocol=5)
         except Exception as exc:
             raise WorkerUnavailable(f"the {name} task cannot be sent to a child process: "
                                     f"{type(exc).__name__}: {exc}") from None
