@@ -254,9 +254,9 @@ def test_gpu_probabilities_must_be_on_the_maps_gpu():
 @pytest.mark.parametrize("device", [d for d in DEVICES if "cuda" in str(d.values[0])])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_probabilities_left_on_the_gpu_fuse_like_host_ones(device, dtype):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is in the test extra; the torch segmenter is optional")
     if not torch.cuda.is_available():
-        pytest.skip("torch without CUDA")
+        pytest.skip("this torch sees no CUDA device (the CUDA run of this test is on the GPU machine)")
     probs = segmentation(8, dtype)
     a, b = labelled_map(device, "float32"), labelled_map(device, "float32")
     T = pose(0.01, 0.0, 0.0, 0.02)

@@ -87,7 +87,7 @@ def test_surfel_accuracy():
 
 
 def test_scene_mesh_labels_of_the_nearest_triangle(tmp_path):
-    pytest.importorskip("open3d")
+    pytest.importorskip("open3d", reason="synthetic frames are rendered with open3d (test extra)")
     from semslam.datasets.synthetic.writer import SequenceWriter
 
     # two unit squares (two triangles each): label 2 on z = 0, label 7 on z = 1

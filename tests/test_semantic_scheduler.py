@@ -197,7 +197,7 @@ def test_a_task_that_cannot_go_to_a_process_runs_in_a_thread_with_a_warning():
 
 
 def test_a_torch_module_segmenter_goes_to_the_worker_process_by_value():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is in the test extra; the torch segmenter is optional")
     from semslam.config import SemanticsConfig
     from semslam.segmentation.torch_segmenter import TorchSegmenter
     from semslam.semantics import LabelFusion

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..config import ObjectsConfig, PreprocessConfig
 from ..segmentation.base import Segmentation, SegmentationError
-from ..semantics.scheduler import SegmentationJob, SegmentationResult, check_frame_size, start_worker
+from ..semantics.scheduler import ScheduledSegmenter, SegmentationJob, SegmentationResult, check_frame_size
 from ..timing import StageTimers
 from .object_map import FrameObjects, ObjectMap, estimate_up, refine_masks
 
@@ -59,7 +59,7 @@ class InstanceSegmentTask:
         return seg, vertices, refined
 
 
-class ObjectFusion:
+class ObjectFusion(ScheduledSegmenter):
     """Schedules an instance segmenter asynchronously and keeps an ObjectMap over a SurfelMap.
 
     >>> fusion = ObjectFusion(config.objects, instance_segmenter, config.preprocess, timers)
@@ -70,30 +70,16 @@ class ObjectFusion:
 
     def __init__(self, config: ObjectsConfig, segmenter, preprocess: PreprocessConfig | None = None,
                  timers: StageTimers | None = None, device: str = "cpu") -> None:
-        self.config = config
-        self.segmenter = segmenter
-        self.label_set = segmenter.label_set
         self.preprocess = preprocess or PreprocessConfig()
+        super().__init__(config, segmenter, InstanceSegmentTask(segmenter, config, self.preprocess, device), "instances")
+        self.label_set = segmenter.label_set
         self.timers = timers or StageTimers()
         self.device = device
         self.object_map = ObjectMap(self.label_set, config, device)
-        self._worker = start_worker(InstanceSegmentTask(segmenter, config, self.preprocess, device), config.queue_size,
-                                    "instances", config.worker, config.worker_nice, config.worker_idle)
         self._up_guess: np.ndarray | None = None
-        self._frames = 0
-        self._not_tracked = 0
-        self._dropped_frames = 0
         self._applied = 0
         self._totals = FrameObjects()
-        self._segment_ms: list[float] = []
-        self._wait_ms: list[float] = []
-        self._drained_at_end = 0
         self._finished = False
-        self._closed = False
-
-    @property
-    def name(self) -> str:
-        return getattr(self.segmenter, "name", type(self.segmenter).__name__)
 
     # -- main thread ------------------------------------------------------------------------------
     def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
@@ -103,27 +89,19 @@ class ObjectFusion:
         self._frames += 1
         if self._up_guess is None:  # the first camera's up (-y) in the world
             self._up_guess = np.asarray(T_world_cam, np.float64)[:3, :3] @ np.array([0.0, -1.0, 0.0])
-        self._apply(surfel_map, self._worker.ready(), intrinsics)
-        if self._worker.offer(frame, T_world_cam, time_, self.config.segment_every, tracked) == "not tracked":
-            self._not_tracked += 1
+        self._apply(surfel_map, self._outputs(self._worker.ready()), intrinsics)
+        self._offer(frame, T_world_cam, time_, tracked)
 
     def finish(self, surfel_map: "SurfelMap", intrinsics: "Intrinsics") -> None:
         """End of the run: apply the pending frames, then the object map's final drop / merge / box pass."""
         if self._closed:
             return
-        results = self._worker.drain()
-        self._drained_at_end = len(results)
-        self._apply(surfel_map, results, intrinsics)
+        self._apply(surfel_map, self._drain(), intrinsics)
         with self.timers("objects_finish"):
             self._refresh_up(surfel_map)
             self.object_map.finish_map(surfel_map)
         self._finished = True
         self.close()
-
-    def close(self) -> None:
-        """Stop the worker without waiting for pending frames (Ctrl-C, errors)."""
-        self._closed = True
-        self._worker.close()
 
     def _refresh_up(self, surfel_map: "SurfelMap") -> None:
         if self._up_guess is None or surfel_map.size == 0:
@@ -137,12 +115,7 @@ class ObjectFusion:
 
     def _apply(self, surfel_map: "SurfelMap", results: list[SegmentationResult], intrinsics: "Intrinsics") -> None:
         for result in results:
-            self._wait_ms.append(result.wait_ms)
-            self._segment_ms.append(result.segment_ms)
             job = result.job
-            if result.output is None:
-                self._dropped_frames += 1
-                continue
             seg, vertices, refined = result.output
             self._check(seg, intrinsics, job)
             with self.timers("objects"):
@@ -172,18 +145,10 @@ class ObjectFusion:
         up = om.up
         return {
             "instance_segmenter": self.name,
-            "oracle": bool(getattr(self.segmenter, "is_oracle", False)) or self.name.startswith("oracle"),
+            "oracle": self.is_oracle,
             "label_set": self.label_set.name,
-            "segment_every": self.config.segment_every,
-            "queue_size": self.config.queue_size,
-            "worker": self._worker.mode,
-            "frames": self._frames,
-            "frames_submitted": self._worker.submitted,
+            **self._worker_summary(),
             "frames_applied": self._applied,
-            "frames_skipped_queue_full": self._worker.skipped,
-            "frames_dropped_by_segmenter": self._dropped_frames,
-            "frames_not_submitted_tracking_failed": self._not_tracked,
-            "frames_applied_at_end": self._drained_at_end,
             "objects": len(om),
             "detections": self._totals.detections,
             "associations": self._totals.matched,
@@ -193,8 +158,6 @@ class ObjectFusion:
             "masks_refined": self._totals.refined,
             "finished": self._finished,
             "up": None if up is None else [round(float(v), 4) for v in up],
-            "segment_ms_mean": float(np.mean(self._segment_ms)) if self._segment_ms else 0.0,
-            "queue_wait_ms_mean": float(np.mean(self._wait_ms)) if self._wait_ms else 0.0,
             "objects_ms_mean": objects.get("mean_ms", 0.0),
             "objects_ms_per_frame": total_ms / self._frames if self._frames else 0.0,
         }

@@ -102,6 +102,14 @@ class Segmenter(Protocol):
         ...
 
 
+def probability_dtype(dtype) -> np.dtype:
+    """numpy's float16 or float32 for `dtype`; SegmentationError for anything else."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float16, np.float32):
+        raise SegmentationError(f"segmentation dtype must be float16 or float32, got {dtype}")
+    return dtype
+
+
 def _rebuild(cls, args: tuple, kwargs: dict):
     return cls(*args, **kwargs)
 

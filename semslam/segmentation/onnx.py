@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import RebuildsFromArguments, Segmentation, SegmentationError
+from .base import RebuildsFromArguments, Segmentation, SegmentationError, probability_dtype
 from .labels import LabelSet, get_label_set
 from .mapping import find_mapping
 from .sidecar import (
@@ -146,9 +146,7 @@ class OnnxSegmenter(RebuildsFromArguments):
         self.input_size = tuple(int(v) for v in input_size) if input_size is not None else None
         if self.input_size is not None:
             choose_input_size(self.spec, *self.input_size, self.input_size)  # refuse a bad size now, not per frame
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float16, np.float32):
-            raise SegmentationError(f"segmentation dtype must be float16 or float32, got {self.dtype}")
+        self.dtype = probability_dtype(dtype)
         self.name = f"onnx:{self.model_path.name}"
         self.providers = self.session.get_providers()
 

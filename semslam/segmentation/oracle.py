@@ -103,27 +103,36 @@ def confusion_matrix(confusion: float, label_set: LabelSet = NYU40) -> np.ndarra
     return m
 
 
+def parse_preset_params(params: str, base, model, presets: dict, what: str, fixed=lambda key: False):
+    """A `model` (pydantic) from "PRESET" | "key=value,..." | "PRESET,key=value" (a preset of
+    `presets` first, then overrides) on top of `base` (default: model()); the seed of `base` is
+    kept across a preset. `what` names the parameters in errors ("oracle"); keys for which
+    `fixed(key)` is true cannot be set here. SegmentationError naming the bad item or value."""
+    fields = ", ".join(model.model_fields)
+    values = (base or model()).model_dump()
+    for i, item in enumerate(p.strip() for p in params.split(",") if p.strip()):
+        if "=" not in item:
+            if i == 0 and item in presets:
+                values = model(**presets[item]).model_dump() | {"seed": values["seed"]}
+                continue
+            raise SegmentationError(f"{what} parameter {item!r}: write key=value (keys: {fields}) or start with a "
+                                    f"preset ({', '.join(presets)})")
+        key, value = (s.strip() for s in item.split("=", 1))
+        if key not in model.model_fields:
+            raise SegmentationError(f"unknown {what} parameter {key!r}; known: {fields}")
+        if fixed(key):
+            raise SegmentationError(f"{what} parameter {key!r} is a range; set it in the config file")
+        values[key] = value
+    try:
+        return model(**values)
+    except Exception as exc:  # pydantic ValidationError: say which value
+        raise SegmentationError(f"{what} parameters {params!r}: {exc}") from None
+
+
 def parse_oracle_params(params: str, base: OracleConfig | None = None) -> OracleConfig:
     """OracleConfig from "moderate" | "confusion=0.2,boundary=3,..." | "heavy,seed=3" (a preset name
     first, then overrides), on top of `base` (default: the moderate preset)."""
-    values = (base or OracleConfig()).model_dump()
-    for i, item in enumerate(p.strip() for p in params.split(",") if p.strip()):
-        if "=" not in item:
-            if i == 0 and item in PRESETS:
-                values = OracleConfig(**PRESETS[item]).model_dump() | {"seed": values["seed"]}
-                continue
-            raise SegmentationError(
-                f"oracle parameter {item!r}: write key=value (keys: {', '.join(OracleConfig.model_fields)}) "
-                f"or start with a preset ({', '.join(PRESETS)})"
-            )
-        key, value = (s.strip() for s in item.split("=", 1))
-        if key not in OracleConfig.model_fields:
-            raise SegmentationError(f"unknown oracle parameter {key!r}; known: {', '.join(OracleConfig.model_fields)}")
-        values[key] = value
-    try:
-        return OracleConfig(**values)
-    except Exception as exc:  # pydantic ValidationError: say which value
-        raise SegmentationError(f"oracle parameters {params!r}: {exc}") from None
+    return parse_preset_params(params, base, OracleConfig, PRESETS, "oracle")
 
 
 def _smooth_field(rng: np.random.Generator, h: int, w: int, scale: float) -> np.ndarray:

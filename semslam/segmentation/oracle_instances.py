@@ -31,7 +31,7 @@ from ..config import OracleInstancesConfig
 from .base import InstanceMask, Segmentation, SegmentationError
 from .labels import NYU40, LabelSet, get_label_set
 from .mapping import find_mapping
-from .oracle import CONFUSABLE
+from .oracle import CONFUSABLE, parse_preset_params
 from .yolo import probs_from_instances
 
 PRESETS: dict[str, dict] = {
@@ -44,27 +44,8 @@ PRESETS: dict[str, dict] = {
 def parse_oracle_instance_params(params: str, base: OracleInstancesConfig | None = None) -> OracleInstancesConfig:
     """OracleInstancesConfig from "noisy" | "miss=0.3,wrong_class=0.2" | "perfect,seed=3" (a preset
     first, then overrides) on top of `base` (default: the noisy preset)."""
-    values = (base or OracleInstancesConfig()).model_dump()
-    for i, item in enumerate(p.strip() for p in params.split(",") if p.strip()):
-        if "=" not in item:
-            if i == 0 and item in PRESETS:
-                values = OracleInstancesConfig(**PRESETS[item]).model_dump() | {"seed": values["seed"]}
-                continue
-            raise SegmentationError(
-                f"oracle instance parameter {item!r}: write key=value (keys: "
-                f"{', '.join(OracleInstancesConfig.model_fields)}) or start with a preset ({', '.join(PRESETS)})"
-            )
-        key, value = (s.strip() for s in item.split("=", 1))
-        if key not in OracleInstancesConfig.model_fields:
-            raise SegmentationError(f"unknown oracle instance parameter {key!r}; known: "
-                                    f"{', '.join(OracleInstancesConfig.model_fields)}")
-        if key.endswith("range"):
-            raise SegmentationError(f"oracle instance parameter {key!r} is a range; set it in the config file")
-        values[key] = value
-    try:
-        return OracleInstancesConfig(**values)
-    except Exception as exc:  # pydantic ValidationError: say which value
-        raise SegmentationError(f"oracle instance parameters {params!r}: {exc}") from None
+    return parse_preset_params(params, base, OracleInstancesConfig, PRESETS, "oracle instance",
+                               fixed=lambda key: key.endswith("range"))
 
 
 def mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import InstanceMask, RebuildsFromArguments, Segmentation, SegmentationError
+from .base import InstanceMask, RebuildsFromArguments, Segmentation, SegmentationError, probability_dtype
 from .labels import COCO, LabelSet, get_label_set, matches_names
 from .mapping import find_mapping
 from .sidecar import check_rgb, parse_normalisation, resolve_model_path, sidecar_path_for
@@ -237,9 +237,7 @@ class YoloSegmenter(RebuildsFromArguments):
         self.mapping = find_mapping(COCO, self.label_set)
         self.score_threshold, self.iou_threshold = float(score_threshold), float(iou_threshold)
         self.mask_threshold, self.max_detections = float(mask_threshold), int(max_detections)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float16, np.float32):
-            raise SegmentationError(f"segmentation dtype must be float16 or float32, got {self.dtype}")
+        self.dtype = probability_dtype(dtype)
         self.name = f"onnx:{self.model_path.name}"
         self.providers = self.session.get_providers()
 

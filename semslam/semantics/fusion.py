@@ -22,7 +22,7 @@ from ..config import SemanticsConfig
 from ..segmentation.base import Segmentation, SegmentationError
 from ..segmentation.labels import LabelSet
 from ..timing import StageTimers
-from .scheduler import SegmentationJob, SegmentationResult, check_frame_size, start_worker
+from .scheduler import ScheduledSegmenter, SegmentationJob, SegmentationResult, check_frame_size
 
 if TYPE_CHECKING:
     from ..datasets.frame import Frame, Intrinsics
@@ -76,7 +76,7 @@ class SemanticSegmentTask:
         return segmentation, png
 
 
-class LabelFusion:
+class LabelFusion(ScheduledSegmenter):
     """Schedules a segmenter asynchronously and fuses its results into a SurfelMap.
 
     >>> fusion = LabelFusion(config.semantics, segmenter, timers)
@@ -86,29 +86,15 @@ class LabelFusion:
     """
 
     def __init__(self, config: SemanticsConfig, segmenter, timers: StageTimers | None = None) -> None:
-        self.config = config
-        self.segmenter = segmenter
+        super().__init__(config, segmenter, SemanticSegmentTask(segmenter), "segmentation")
         self.label_set: LabelSet = segmenter.label_set
         self.timers = timers or StageTimers()
         self.segmented: list[SegmentedFrame] = []
         self.labels_before_crf: np.ndarray | None = None  # (N,) per surfel, set by finish() before the final CRF
-        self._worker = start_worker(SemanticSegmentTask(segmenter), config.queue_size, "segmentation",
-                                    config.worker, config.worker_nice, config.worker_idle)
-        self._frames = 0
-        self._not_tracked = 0
-        self._dropped = 0
         self._applied = 0
-        self._wait_ms: list[float] = []
-        self._segment_ms: list[float] = []
         self._updated_surfels: list[int] = []
         self._crf_runs = 0
         self._updates_since_crf = 0
-        self._drained_at_end = 0
-        self._closed = False
-
-    @property
-    def name(self) -> str:
-        return getattr(self.segmenter, "name", type(self.segmenter).__name__)
 
     # -- main thread ------------------------------------------------------------------------------
     def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
@@ -116,9 +102,8 @@ class LabelFusion:
         """After frame `time_` is fused: apply finished segmentations, submit this frame when it is
         due, run the CRF when due. Never waits for the worker."""
         self._frames += 1
-        self._apply(surfel_map, self._worker.ready(), intrinsics)
-        if self._worker.offer(frame, T_world_cam, time_, self.config.segment_every, tracked) == "not tracked":
-            self._not_tracked += 1
+        self._apply(surfel_map, self._outputs(self._worker.ready()), intrinsics)
+        self._offer(frame, T_world_cam, time_, tracked)
         every = self.config.crf_every
         if every and (time_ + 1) % every == 0 and self._updates_since_crf:
             self.run_crf(surfel_map)
@@ -127,19 +112,12 @@ class LabelFusion:
         """End of the run: wait for the pending segmentations, apply them, run the final CRF."""
         if self._closed:
             return
-        results = self._worker.drain()
-        self._drained_at_end = len(results)
-        self._apply(surfel_map, results, intrinsics)
+        self._apply(surfel_map, self._drain(), intrinsics)
         if self.config.crf_at_end and self._updates_since_crf:
             # kept so the evaluation can say what the final CRF changed (map.npz: labels_before_crf)
             self.labels_before_crf = np.asarray(surfel_map.labels()[0]).astype(np.int32)
             self.run_crf(surfel_map)
         self.close()
-
-    def close(self) -> None:
-        """Stop the worker without waiting for pending frames (Ctrl-C, errors)."""
-        self._closed = True
-        self._worker.close()
 
     def run_crf(self, surfel_map: "SurfelMap") -> dict:
         with self.timers("crf"):
@@ -150,12 +128,7 @@ class LabelFusion:
 
     def _apply(self, surfel_map: "SurfelMap", results: list[SegmentationResult], intrinsics: "Intrinsics") -> None:
         for result in results:
-            self._wait_ms.append(result.wait_ms)
-            self._segment_ms.append(result.segment_ms)
             job = result.job
-            if result.output is None:
-                self._dropped += 1
-                continue
             segmentation, labels_png = result.output
             labels_png = bytes(labels_png)  # a copy: the array may live in the worker's shared memory
             self._check(segmentation, intrinsics, job)
@@ -189,23 +162,13 @@ class LabelFusion:
         label_total_ms = labels.get("total_s", 0.0) * 1e3
         return {
             "segmenter": self.name,
-            "oracle": bool(getattr(self.segmenter, "is_oracle", False)) or self.name.startswith("oracle"),
+            "oracle": self.is_oracle,
             "label_set": self.label_set.name,
             "num_classes": len(self.label_set),
-            "segment_every": self.config.segment_every,
-            "queue_size": self.config.queue_size,
-            "worker": self._worker.mode,
-            "frames": self._frames,
-            "frames_submitted": self._worker.submitted,
+            **self._worker_summary(),
             "frames_segmented": self._applied,
-            "frames_skipped_queue_full": self._worker.skipped,
-            "frames_dropped_by_segmenter": self._dropped,
-            "frames_not_submitted_tracking_failed": self._not_tracked,
             "frames_pending": self._worker.pending if not self._closed else 0,
-            "frames_applied_at_end": self._drained_at_end,
-            "queue_wait_ms_mean": float(np.mean(self._wait_ms)) if self._wait_ms else 0.0,
             "queue_wait_ms_max": float(np.max(self._wait_ms)) if self._wait_ms else 0.0,
-            "segment_ms_mean": float(np.mean(self._segment_ms)) if self._segment_ms else 0.0,
             "label_update_ms_mean": labels.get("mean_ms", 0.0),
             "label_update_ms_per_frame": label_total_ms / self._frames if self._frames else 0.0,
             "surfels_updated_mean": float(np.mean(self._updated_surfels)) if self._updated_surfels else 0.0,

@@ -227,3 +227,74 @@ class SegmentationWorker(WorkerBase):
         raise SegmentationWorkerError(
             f"segmentation of frame {job.index} (t={job.timestamp:.6f}) failed: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+class ScheduledSegmenter:
+    """What label fusion and object fusion share: a segmenter run by a worker (`start_worker` with
+    the config section's worker settings), the frames offered to it, its results collected with
+    their queue wait and run time, and the counts a summary reports. Subclasses apply the outputs
+    (`_outputs` hands them the results the segmenter did not drop)."""
+
+    def __init__(self, config, segmenter, task: Callable[[SegmentationJob], Any], name: str) -> None:
+        self.config = config
+        self.segmenter = segmenter
+        self._worker = start_worker(task, config.queue_size, name, config.worker, config.worker_nice,
+                                    config.worker_idle)
+        self._frames = 0
+        self._not_tracked = 0
+        self._dropped = 0  # frames the segmenter returned None for
+        self._wait_ms: list[float] = []
+        self._segment_ms: list[float] = []
+        self._drained_at_end = 0
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return getattr(self.segmenter, "name", type(self.segmenter).__name__)
+
+    @property
+    def is_oracle(self) -> bool:
+        return bool(getattr(self.segmenter, "is_oracle", False)) or self.name.startswith("oracle")
+
+    def _offer(self, frame, T_world_cam: np.ndarray, time_: int, tracked: bool) -> None:
+        if self._worker.offer(frame, T_world_cam, time_, self.config.segment_every, tracked) == "not tracked":
+            self._not_tracked += 1
+
+    def _outputs(self, results: list[SegmentationResult]) -> list[SegmentationResult]:
+        """`results` with their times recorded, less those the segmenter dropped (counted)."""
+        kept = []
+        for result in results:
+            self._wait_ms.append(result.wait_ms)
+            self._segment_ms.append(result.segment_ms)
+            if result.output is None:
+                self._dropped += 1
+            else:
+                kept.append(result)
+        return kept
+
+    def _drain(self) -> list[SegmentationResult]:
+        """End of the run: every pending result (waited for), as `_outputs` gives them."""
+        results = self._worker.drain()
+        self._drained_at_end = len(results)
+        return self._outputs(results)
+
+    def close(self) -> None:
+        """Stop the worker without waiting for pending frames (Ctrl-C, errors)."""
+        self._closed = True
+        self._worker.close()
+
+    def _worker_summary(self) -> dict:
+        """The scheduling half of a summary (milliseconds)."""
+        return {
+            "segment_every": self.config.segment_every,
+            "queue_size": self.config.queue_size,
+            "worker": self._worker.mode,
+            "frames": self._frames,
+            "frames_submitted": self._worker.submitted,
+            "frames_skipped_queue_full": self._worker.skipped,
+            "frames_dropped_by_segmenter": self._dropped,
+            "frames_not_submitted_tracking_failed": self._not_tracked,
+            "frames_applied_at_end": self._drained_at_end,
+            "segment_ms_mean": float(np.mean(self._segment_ms)) if self._segment_ms else 0.0,
+            "queue_wait_ms_mean": float(np.mean(self._wait_ms)) if self._wait_ms else 0.0,
+        }
