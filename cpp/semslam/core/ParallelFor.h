@@ -13,10 +13,14 @@
 #include "semslam/core/CUDAUtils.h"
 #define SEMSLAM_HOST_DEVICE __host__ __device__
 #define SEMSLAM_LAMBDA [=] __host__ __device__
+#define SEMSLAM_FORCE_INLINE __forceinline__ __host__ __device__
 #else
 #define SEMSLAM_HOST_DEVICE
 #define SEMSLAM_LAMBDA [=]
+#define SEMSLAM_FORCE_INLINE inline __attribute__((always_inline))
 #endif
+// SEMSLAM_FORCE_INLINE: for the per-element helpers of hot loops, which GCC otherwise may leave as
+// calls (the per-element values then go through memory instead of registers).
 
 namespace semslam {
 namespace core {
@@ -70,9 +74,13 @@ void ParallelFor2D(const Device& device, int width, int height, const F& f) {
 
 #else
 
-// Iterations per chunk: work per item is often uneven and clustered (pixels without depth in
-// image regions, surfels out of view at the start of the arrays), so the chunks are dealt to the
-// threads in turn (a fixed assignment, no shared counter) rather than one contiguous half each.
+// Iterations per chunk: about 64 chunks per loop, taken by whichever thread is free (dynamic
+// schedule). Work per item is uneven and clustered (pixels without depth in image regions,
+// surfels out of view at the start of the arrays), and a thread may lose its core for a while
+// (the frame reader, a segmentation worker, other programs: on 2 cores any of them preempts a
+// loop thread): with a fixed assignment every loop would then wait at its barrier for the
+// preempted thread's whole share, with dynamic chunks only for the chunk it holds. One shared
+// counter increment per chunk is the cost.
 inline int64_t ParallelChunk(int64_t n) {
     const int64_t chunk = n / 64;
     return chunk < 1 ? 1 : (chunk > 4096 ? 4096 : chunk);
@@ -82,7 +90,7 @@ template <typename F>
 void ParallelFor(const Device& /*device*/, int64_t n, const F& f) {
     if (n <= 0) return;
     const int64_t chunk = ParallelChunk(n);
-#pragma omp parallel for schedule(static, chunk)
+#pragma omp parallel for schedule(dynamic, chunk)
     for (int64_t i = 0; i < n; ++i) {
         f(i);
     }
@@ -95,7 +103,7 @@ template <typename F>
 void ParallelFor2D(const Device& /*device*/, int width, int height, const F& f) {
     if (width <= 0 || height <= 0) return;
     const int64_t chunk = ParallelChunk(height);
-#pragma omp parallel for schedule(static, chunk)
+#pragma omp parallel for schedule(dynamic, chunk)
     for (int y = 0; y < height; ++y) {
         for (int x = 0; x < width; ++x) f(x, y);
     }

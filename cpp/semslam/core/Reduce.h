@@ -165,7 +165,8 @@ void ReduceNormalEquations(const Device& device, int64_t n, const F& f, double* 
 #else
 
 // Elements per double partial of ReduceSum on the CPU: partials are kept per run and summed in
-// run order, so the result does not depend on which thread took which run.
+// run order, so the result does not depend on which thread took which run (runs are taken
+// dynamically, as ParallelFor's chunks, for the same reason).
 constexpr int64_t kSumRun = 4096;
 
 template <int N, typename F>
@@ -174,7 +175,7 @@ void ReduceSum(const Device& /*device*/, int64_t n, const F& f, double* out) {
     if (n <= 0) return;
     const int64_t runs = (n + kSumRun - 1) / kSumRun;
     std::vector<double> partials(static_cast<size_t>(runs) * N, 0.0);
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t run = 0; run < runs; ++run) {
         double acc[N];
         for (int k = 0; k < N; ++k) acc[k] = 0.0;
@@ -202,7 +203,7 @@ void ReduceAccumulate(const Device& /*device*/, int64_t n, const F& f, double* o
     if (n <= 0) return;
     const int64_t runs = (n + kAccumulateRun - 1) / kAccumulateRun;
     std::vector<float> partials(static_cast<size_t>(runs) * N);
-#pragma omp parallel for schedule(static, 4)
+#pragma omp parallel for schedule(dynamic, 4)
     for (int64_t run = 0; run < runs; ++run) {
         float acc[N];
         for (int k = 0; k < N; ++k) acc[k] = 0.0f;
@@ -226,7 +227,7 @@ public:
     void Clear() {
         for (int t = 0; t < T; ++t) count_[t] = 0;
     }
-    void Add(int t, const float* jac, float r_weighted, float r) {
+    inline __attribute__((always_inline)) void Add(int t, const float* jac, float r_weighted, float r) {
         const int c = count_[t]++;
         for (int a = 0; a < 6; ++a) rows_[t][a][c] = jac[a];
         rows_[t][6][c] = r_weighted;
@@ -292,7 +293,7 @@ void ReduceNormalEquations(const Device& /*device*/, int64_t n, const F& f, doub
     {
         std::vector<NormalEquationRows<T>> storage(1);  // 16 KB per term: on the heap, not the stack
         NormalEquationRows<T>& rows = storage[0];
-#pragma omp for schedule(static, 4)
+#pragma omp for schedule(dynamic, 4)
         for (int64_t run = 0; run < runs; ++run) {
             rows.Clear();
             const int64_t begin = run * kAccumulateRun;

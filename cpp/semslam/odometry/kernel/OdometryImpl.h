@@ -27,7 +27,7 @@ static_assert(core::kNormalEquationSize == kSystemSize, "the reduced system's la
 // Point-to-plane ICP with projective association (ElasticFusion's icpStep): the current vertex
 // moved into the reference frame, q = T p with continuous pixel (u, v), its nearest reference
 // pixel, gated by distance and normal angle. r = n_ref . (q - v_ref), J = [n_ref, q x n_ref].
-SEMSLAM_HOST_DEVICE inline void AccumulateIcp(const LevelView& L, const core::Rigid3f& T, IcpGates gates, int64_t i,
+SEMSLAM_FORCE_INLINE void AccumulateIcp(const LevelView& L, const core::Rigid3f& T, IcpGates gates, int64_t i,
                                               const Vec3f& q, float u, float v, Rows& rows) {
     // The nearest pixel floor(u + 0.5): inside the image exactly when 0 <= u + 0.5 < width, and
     // then truncation is the floor (no libm floorf call on the CPU).
@@ -51,7 +51,7 @@ SEMSLAM_HOST_DEVICE inline void AccumulateIcp(const LevelView& L, const core::Ri
 
 // Whether current pixel i takes part in the photometric term: a gradient of at least the minimum
 // magnitude (also rejects NaN) and a valid intensity. Depends on the current frame only.
-SEMSLAM_HOST_DEVICE inline bool RgbUsable(const LevelView& L, RgbGates gates, int64_t i) {
+SEMSLAM_FORCE_INLINE bool RgbUsable(const LevelView& L, RgbGates gates, int64_t i) {
     const float gx = L.cur_dIdx[i], gy = L.cur_dIdy[i];
     return gx * gx + gy * gy >= gates.min_gradient_sq && core::IsFinite(L.cur_intensity[i]);
 }
@@ -61,7 +61,7 @@ SEMSLAM_HOST_DEVICE inline bool RgbUsable(const LevelView& L, RgbGates gates, in
 // within max_depth_delta. r = I_cur(x) - I_ref(u) with I_ref interpolated bilinearly at the
 // continuous u (ElasticFusion takes the nearest pixel, whose +-0.5 px rounding biases the estimate
 // on exact data).
-SEMSLAM_HOST_DEVICE inline bool RgbResidual(const LevelView& L, RgbGates gates, int64_t i, const Vec3f& q, float u,
+SEMSLAM_FORCE_INLINE bool RgbResidual(const LevelView& L, RgbGates gates, int64_t i, const Vec3f& q, float u,
                                             float v, float* r) {
     // floor(u) >= 0 and floor(u) + 1 < width exactly when 0 <= u < width - 1; truncation is the floor.
     if (!(u >= 0.0f && v >= 0.0f && u < static_cast<float>(L.width - 1) && v < static_cast<float>(L.height - 1))) {
@@ -84,7 +84,7 @@ SEMSLAM_HOST_DEVICE inline bool RgbResidual(const LevelView& L, RgbGates gates, 
 // The photometric row, weighted by w = 1 / (sigma + |r|) as ElasticFusion's rgbStep. With
 // r(delta) = I_cur(pi(T_cur_ref exp(-delta) q)) - I_ref(u) and g = grad I_cur . d pi / d p at the
 // current point p: J = -[h, q x h], h = R_ref_cur g.
-SEMSLAM_HOST_DEVICE inline void AccumulateRgb(const LevelView& L, const core::Rigid3f& T, RgbGates gates, float sigma,
+SEMSLAM_FORCE_INLINE void AccumulateRgb(const LevelView& L, const core::Rigid3f& T, RgbGates gates, float sigma,
                                               int64_t i, const Vec3f& p, const Vec3f& q, float u, float v,
                                               Rows& rows) {
     if (!RgbUsable(L, gates, i)) return;
