@@ -31,6 +31,12 @@ SEMSLAM_HOST_DEVICE inline bool IsFinite(float v) {
 #endif
 }
 SEMSLAM_HOST_DEVICE inline bool IsFinite(const Vec3f& a) { return IsFinite(a.x) && IsFinite(a.y) && IsFinite(a.z); }
+// IsFinite as arithmetic and a compare, no branch: kernels whose per-pixel bodies must vectorise
+// combine these with & (not &&, whose short circuit the compiler may keep as branches).
+SEMSLAM_HOST_DEVICE inline bool IsFiniteNoBranch(float v) { return v - v == 0.0f; }  // inf - inf, NaN: NaN
+SEMSLAM_HOST_DEVICE inline bool IsFiniteNoBranch(const Vec3f& a) {
+    return IsFiniteNoBranch(a.x) & IsFiniteNoBranch(a.y) & IsFiniteNoBranch(a.z);
+}
 SEMSLAM_HOST_DEVICE inline Vec3f Load3(const float* p) { return {p[0], p[1], p[2]}; }
 SEMSLAM_HOST_DEVICE inline void Store3(float* p, const Vec3f& a) {
     p[0] = a.x;

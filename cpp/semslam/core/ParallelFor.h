@@ -22,6 +22,15 @@
 // SEMSLAM_FORCE_INLINE: for the per-element helpers of hot loops, which GCC otherwise may leave as
 // calls (the per-element values then go through memory instead of registers).
 
+// Before a loop with a small fixed trip count in a per-pixel body: unrolled completely, the body
+// has no inner loop left, and the CPU's loop over pixels can vectorise (GCC's own unrolling
+// heuristics stop short of e.g. a 5x5 window with selects).
+#if defined(__CUDACC__)
+#define SEMSLAM_UNROLL _Pragma("unroll")
+#else
+#define SEMSLAM_UNROLL _Pragma("GCC unroll 8")
+#endif
+
 namespace semslam {
 namespace core {
 
@@ -72,6 +81,37 @@ void ParallelFor2D(const Device& device, int width, int height, const F& f) {
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
 }
 
+// ParallelFor2DInterior: ParallelFor2D with a second body for the pixels of the interior
+// [x0, x1) x [y0, y1) (see the CPU form); here each thread picks the body of its pixel.
+template <typename Border, typename Interior>
+__global__ void GridStride2DInteriorKernel(int width, int64_t n, int x0, int x1, int y0, int y1, Border border,
+                                           Interior interior) {
+    const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const int y = static_cast<int>(i / width);
+        const int x = static_cast<int>(i - static_cast<int64_t>(y) * width);
+        if (x >= x0 && x < x1 && y >= y0 && y < y1) {
+            interior(x, y);
+        } else {
+            border(x, y);
+        }
+    }
+}
+
+template <typename Border, typename Interior>
+void ParallelFor2DInterior(const Device& device, int width, int height, int x0, int x1, int y0, int y1,
+                           const Border& border, const Interior& interior) {
+    const int64_t n = static_cast<int64_t>(width) * height;
+    if (width <= 0 || height <= 0) return;
+    constexpr int kThreads = 256;
+    const int64_t wanted = (n + kThreads - 1) / kThreads;
+    const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
+    cuda::ScopedDevice scope(device.id());
+    GridStride2DInteriorKernel<<<blocks, kThreads, 0, cuda::ThreadStream(device.id())>>>(width, n, x0, x1, y0, y1,
+                                                                                          border, interior);
+    SEMSLAM_CUDA_CHECK(cudaGetLastError());
+}
+
 #else
 
 // Iterations per chunk: about 64 chunks per loop, taken by whichever thread is free (dynamic
@@ -98,14 +138,54 @@ void ParallelFor(const Device& /*device*/, int64_t n, const F& f) {
 
 // ParallelFor2D over a width x height image: f(x, y) for every pixel (row-major i = y * width + x).
 // Threads take chunks of rows and walk each row left to right: no division per pixel, and the
-// compiler sees the inner loop over x.
+// compiler sees the inner loop over x. That loop carries `ivdep`: the pixels of a 2D body are
+// independent by contract (on the GPU they run concurrently, in any order), so the compiler need
+// not prove that a pixel's stores miss the next pixels' loads, which it cannot for bodies that
+// read several neighbours through captured pointers (it gives up on vectorising instead).
 template <typename F>
 void ParallelFor2D(const Device& /*device*/, int width, int height, const F& f) {
     if (width <= 0 || height <= 0) return;
     const int64_t chunk = ParallelChunk(height);
-#pragma omp parallel for schedule(dynamic, chunk)
-    for (int y = 0; y < height; ++y) {
-        for (int x = 0; x < width; ++x) f(x, y);
+#pragma omp parallel
+    {
+        // A copy per thread whose address does not escape: the captured values live in registers.
+        // Through the reference they would be reloaded every pixel, since the body's float stores
+        // might alias the closure's float members as far as the compiler knows.
+        const F body = f;
+#pragma omp for schedule(dynamic, chunk)
+        for (int y = 0; y < height; ++y) {
+#pragma GCC ivdep
+            for (int x = 0; x < width; ++x) body(x, y);
+        }
+    }
+}
+
+// ParallelFor2DInterior over a width x height image: interior(x, y) for the pixels of
+// [x0, x1) x [y0, y1), border(x, y) for the others. Image kernels whose windows leave the image
+// near its edges pass a body with bounds tests for the border and one without for the interior:
+// the interior pixels of a row then run in a loop by themselves, with fixed trip counts and no
+// branches when the body has none, which the compiler vectorises across x.
+template <typename Border, typename Interior>
+void ParallelFor2DInterior(const Device& /*device*/, int width, int height, int x0, int x1, int y0, int y1,
+                           const Border& border, const Interior& interior) {
+    if (width <= 0 || height <= 0) return;
+    x0 = x0 < 0 ? 0 : (x0 > width ? width : x0);
+    x1 = x1 < x0 ? x0 : (x1 > width ? width : x1);
+    const int64_t chunk = ParallelChunk(height);
+#pragma omp parallel
+    {
+        const Interior body = interior;  // in registers: see ParallelFor2D
+#pragma omp for schedule(dynamic, chunk)
+        for (int y = 0; y < height; ++y) {
+            if (y < y0 || y >= y1) {
+                for (int x = 0; x < width; ++x) border(x, y);
+                continue;
+            }
+            for (int x = 0; x < x0; ++x) border(x, y);
+#pragma GCC ivdep
+            for (int x = x0; x < x1; ++x) body(x, y);  // independent pixels: see ParallelFor2D
+            for (int x = x1; x < width; ++x) border(x, y);
+        }
     }
 }
 

@@ -143,40 +143,41 @@ void SEMSLAM_KERNEL(BilateralFilter)(const core::Device& device, const float* de
 void SEMSLAM_KERNEL(ComputeVertexMap)(const core::Device& device, const float* depth, float* vertices, int width,
                                       int height, PinholeIntrinsics K) {
     const float inv_fx = 1.0f / K.fx, inv_fy = 1.0f / K.fy;
+    // Branch-free, so that the CPU loop over x vectorises: an invalid depth becomes NaN before the
+    // arithmetic, which carries it to x and y (a select after it, GCC sinks the arithmetic into a branch).
     core::ParallelFor2D(device, width, height, SEMSLAM_LAMBDA(int x, int y) {
         const int64_t i = static_cast<int64_t>(y) * width + x;
-        const float z = depth[i];
-        Vec3f v;
-        if (z > 0.0f && core::IsFinite(z)) {
-            v = {(static_cast<float>(x) - K.cx) * z * inv_fx, (static_cast<float>(y) - K.cy) * z * inv_fy, z};
-        } else {
-            const float nan = core::QuietNaN();
-            v = {nan, nan, nan};
-        }
-        core::Store3(vertices + 3 * i, v);
+        const float d = depth[i];
+        const float z = (d > 0.0f) & core::IsFiniteNoBranch(d) ? d : core::QuietNaN();
+        core::Store3(vertices + 3 * i,
+                     {(static_cast<float>(x) - K.cx) * z * inv_fx, (static_cast<float>(y) - K.cy) * z * inv_fy, z});
     });
 }
 
 void SEMSLAM_KERNEL(ComputeNormalMap)(const core::Device& device, const float* vertices, float* normals, int width,
                                       int height) {
-    core::ParallelFor2D(device, width, height, SEMSLAM_LAMBDA(int x, int y) {
-        const int64_t i = static_cast<int64_t>(y) * width + x;
-        const float nan = core::QuietNaN();
-        Vec3f n = {nan, nan, nan};
-        if (x > 0 && y > 0 && x < width - 1 && y < height - 1) {
+    core::ParallelFor2DInterior(
+        device, width, height, 1, width - 1, 1, height - 1,
+        SEMSLAM_LAMBDA(int x, int y) {
+            const float nan = core::QuietNaN();
+            core::Store3(normals + 3 * (static_cast<int64_t>(y) * width + x), {nan, nan, nan});
+        },
+        // branch-free (selects, no early outs), so that the CPU loop over x vectorises
+        SEMSLAM_LAMBDA(int x, int y) {
+            const int64_t i = static_cast<int64_t>(y) * width + x;
             const Vec3f left = core::Load3(vertices + 3 * (i - 1));
             const Vec3f right = core::Load3(vertices + 3 * (i + 1));
             const Vec3f up = core::Load3(vertices + 3 * (i - width));
             const Vec3f down = core::Load3(vertices + 3 * (i + width));
-            if (core::IsFinite(left) && core::IsFinite(right) && core::IsFinite(up) && core::IsFinite(down)) {
-                // cross(dy, dx) points towards the camera for a surface seen from the front
-                const Vec3f c = core::Cross(down - up, right - left);
-                const float len = core::Norm(c);
-                if (len > 0.0f) n = (1.0f / len) * c;
-            }
-        }
-        core::Store3(normals + 3 * i, n);
-    });
+            // cross(dy, dx) points towards the camera for a surface seen from the front
+            const Vec3f c = core::Cross(down - up, right - left);
+            const float len = core::Norm(c);
+            const Vec3f n = (1.0f / len) * c;
+            const bool valid = core::IsFiniteNoBranch(left) & core::IsFiniteNoBranch(right) &
+                               core::IsFiniteNoBranch(up) & core::IsFiniteNoBranch(down) & (len > 0.0f);
+            const float nan = core::QuietNaN();
+            core::Store3(normals + 3 * i, {valid ? n.x : nan, valid ? n.y : nan, valid ? n.z : nan});
+        });
 }
 
 }  // namespace kernel
