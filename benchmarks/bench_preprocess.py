@@ -1,5 +1,5 @@
 """Benchmark of the per-frame preprocessing kernels at 640x480 on a real TUM frame (fr3/teddy, frame 0),
-on every available device, against the numpy reference.
+on every available device, against the numpy reference; wall and CPU (core) milliseconds.
 
 Kernels: the bilateral filter, vertex map, normal map (preprocessing) and the pyramid kernels of
 tracking (RGB -> intensity, intensity and depth pyrDown, intensity gradients, point pyrDown),
@@ -50,14 +50,18 @@ def load_frame(data: Path) -> tuple[np.ndarray, np.ndarray]:
     return depth, np.ascontiguousarray(rgb)
 
 
-def time_ms(fn, repeats: int) -> float:
+def time_ms(fn, repeats: int) -> tuple[float, float]:
+    """Medians of the wall time and of the process CPU time (all threads: core-ms) of a call. On a
+    shared machine the CPU time is the steadier figure: another process holding a core delays
+    an OpenMP barrier by a scheduler slice (wall times jump by ~4-12 ms) but adds little CPU time."""
     fn()  # warm-up (allocations, CUDA context)
-    samples = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> None:
@@ -90,7 +94,7 @@ def main() -> None:
         # each timing includes the host->device upload and device->host download of the call
         row = {"device": device, "name": device_name(device)}
         for kernel in KERNELS:
-            row[f"{kernel}_ms"] = time_ms(lambda: calls[kernel](device), args.repeats)
+            row[f"{kernel}_ms"], row[f"{kernel}_cpu_ms"] = time_ms(lambda: calls[kernel](device), args.repeats)
         rows.append(row)
     if not args.no_reference:
         reps = max(1, args.repeats // 10)
@@ -107,14 +111,15 @@ def main() -> None:
         row = {"device": "numpy-reference", "name": platform.processor() or platform.machine()}
         for kernel in KERNELS:
             if kernel in ref_calls:
-                row[f"{kernel}_ms"] = time_ms(ref_calls[kernel], reps)
+                row[f"{kernel}_ms"], row[f"{kernel}_cpu_ms"] = time_ms(ref_calls[kernel], reps)
         rows.append(row)
 
     print(f"kernels at {depth.shape[1]}x{depth.shape[0]} ({SEQUENCE}), median of {args.repeats} "
           f"(ms, incl. transfers; {os.environ.get('OMP_NUM_THREADS', 'default')} OpenMP threads)")
-    print(f"{'kernel':<22}" + "".join(f"{r['device']:>18}" for r in rows))
+    print(f"{'kernel':<22}" + "".join(f"{r['device'] + ' wall/cpu':>24}" for r in rows))
     for kernel in KERNELS:
-        cells = "".join(f"{r[f'{kernel}_ms']:>18.3f}" if f"{kernel}_ms" in r else f"{'-':>18}" for r in rows)
+        cells = "".join(f"{r[f'{kernel}_ms']:>13.3f}/{r[f'{kernel}_cpu_ms']:<10.3f}" if f"{kernel}_ms" in r
+                        else f"{'-':>24}" for r in rows)
         print(f"{kernel:<22}{cells}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "preprocess", "sequence": SEQUENCE, "image": list(depth.shape), "repeats": args.repeats,
