@@ -309,5 +309,43 @@ void ReduceNormalEquations(const Device& /*device*/, int64_t n, const F& f, doub
 
 #endif
 
+// CountIf(device, n, pred): how many i in [0, n) satisfy pred(i), exactly. Lambdas are written
+// SEMSLAM_LAMBDA(int64_t i) -> bool. On the GPU a ReduceSum of ones; on the CPU an integer
+// reduction, which (unlike ReduceSum's per-element double adds behind a branch) vectorises when
+// pred is branch-free, e.g. built from IsFiniteNoBranch.
+template <typename P>
+struct CountRow {
+    P pred;
+    SEMSLAM_HOST_DEVICE bool operator()(int64_t i, float* row) const {
+        row[0] = 1.0f;
+        return pred(i);
+    }
+};
+
+#if defined(__CUDACC__)
+
+template <typename P>
+int64_t CountIf(const Device& device, int64_t n, const P& pred) {
+    double count = 0.0;
+    ReduceSum<1>(device, n, CountRow<P>{pred}, &count);
+    return static_cast<int64_t>(count);
+}
+
+#else
+
+template <typename P>
+int64_t CountIf(const Device& /*device*/, int64_t n, const P& pred) {
+    int64_t count = 0;
+#pragma omp parallel reduction(+ : count)
+    {
+        const P body = pred;  // in registers: see ParallelFor2D
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; ++i) count += body(i) ? 1 : 0;
+    }
+    return count;
+}
+
+#endif
+
 }  // namespace core
 }  // namespace semslam

@@ -140,16 +140,9 @@ void SEMSLAM_KERNEL(RgbStats)(const core::Device& device, LevelView level, core:
 
 void SEMSLAM_KERNEL(CountValidPoints)(const core::Device& device, const float* vertices, const float* normals,
                                       int64_t count, double* out) {
-    core::ReduceSum<1>(
-        device, count,
-        SEMSLAM_LAMBDA(int64_t i, float* row)->bool {
-            if (!core::IsFinite(core::Load3(vertices + 3 * i)) || !core::IsFinite(core::Load3(normals + 3 * i))) {
-                return false;
-            }
-            row[0] = 1.0f;
-            return true;
-        },
-        out);
+    *out = static_cast<double>(core::CountIf(device, count, SEMSLAM_LAMBDA(int64_t i)->bool {
+        return core::IsFiniteNoBranch(core::Load3(vertices + 3 * i)) & core::IsFiniteNoBranch(core::Load3(normals + 3 * i));
+    }));
 }
 
 void SEMSLAM_KERNEL(CopyFloats)(const core::Device& device, const float* src, float* dst, int64_t count) {

@@ -25,13 +25,9 @@ int64_t SEMSLAM_KERNEL(SanitiseDepth)(const core::Device& device, float* depth, 
 
 // Points [n*3] whose z is finite.
 int64_t SEMSLAM_KERNEL(CountValidPoints)(const core::Device& device, const float* points, int64_t n) {
-    double count = 0.0;
-    core::ReduceSum<1>(device, n, SEMSLAM_LAMBDA(int64_t i, float* row)->bool {
-        if (!core::IsFinite(points[3 * i + 2])) return false;
-        row[0] = 1.0f;
-        return true;
-    }, &count);
-    return static_cast<int64_t>(count);
+    return core::CountIf(device, n, SEMSLAM_LAMBDA(int64_t i)->bool {
+        return core::IsFiniteNoBranch(points[3 * i + 2]);
+    });
 }
 
 // ElasticFusion's FillIn: where the prediction has no surfel, take the last tracked frame's
