@@ -519,6 +519,10 @@ class ObjectsConfig(_WorkerSection):
     refine_min_keep: float = Field(
         0.5, gt=0, le=1, description="refined masks smaller than this fraction of the original keep the original"
     )
+    refine_band: int = Field(
+        5, ge=0, description="px; refinement moves a mask's border by at most this, in or out (0: no limit; a "
+        "segment joining a thing to its wall would add the wall, noisy depth cuts thin parts into edges)"
+    )
     # association (Meaningful Maps: > 50% of the points within 2 cm)
     match_distance: float = Field(0.02, gt=0, description="m; a detection point agrees with an object within this")
     match_fraction: float = Field(

@@ -140,3 +140,23 @@ def test_box_leaves_out_the_floor_round_its_feet():
     assert abs(box.extent[2] - 0.74) < 0.03 and abs(box.centre[2] - 0.37) < 0.02
     assert object_box(table, None, 0.03, 0.03).extent[:2].min() > 0.9
     assert floor_level(top, None, share=1.1) is None
+
+
+def test_refinement_moves_only_the_border():
+    """Mask refinement (geometric.refine_mask) moves a mask's border by at most objects.refine_band
+    px: a segment that joins a thing to its wall (a door flush with it) adds no more than the band,
+    and the mask's pixels on depth edges (a lamp's thin stem, cut into edges by noisy depth) stay."""
+    from semslam.objects.geometric import refine_mask
+
+    segments = np.zeros((60, 80), np.int32)
+    segments[:, :50] = 1  # the door and the wall beside it: one segment
+    segments[:, 50:] = 2  # the rest of the room
+    segments[40:, 20:23] = 0  # edges: the stem
+    mask = np.zeros((60, 80), bool)
+    mask[5:55, 8:42] = True  # the door: more than half of segment 1
+    mask[40:, 20:23] = True
+    old = refine_mask(mask, segments, ObjectsConfig(refine_band=0))
+    assert old[:, :50][segments[:, :50] == 1].all()  # unbounded: the whole wall joins
+    new = refine_mask(mask, segments, ObjectsConfig(refine_band=5))
+    assert new[mask].all() and not new[:, 48:].any() and new[5:55, 42:47].all()  # the border moved by 5 px at most
+    assert not new[:, :3].any() and not new[:, 47:].any()

@@ -116,7 +116,10 @@ def refine_mask(mask: np.ndarray, segments: np.ndarray, config: ObjectsConfig | 
                 others: list[np.ndarray] | None = None) -> np.ndarray:
     """`mask` snapped to the geometric segments: the union of the segments more than
     config.refine_segment_overlap of which it covers (and that no mask in `others` covers more),
-    plus its own pixels on edges next to them. The original mask when that would keep less than
+    plus its own pixels on edges. Only its border moves: within config.refine_band px of it
+    (0: anywhere), inside and out — a segment that joins a thing to what it stands in (a door flush
+    with its wall) adds no more than the band, and the parts of a thing that noisy depth cuts into
+    edges and slivers (a lamp's stem) stay. The original mask when that would keep less than
     config.refine_min_keep of it (the object is not separated from its surroundings by depth)."""
     c = config or ObjectsConfig()
     mask = np.asarray(mask, bool)
@@ -128,9 +131,15 @@ def refine_mask(mask: np.ndarray, segments: np.ndarray, config: ObjectsConfig | 
         chosen &= covered >= np.bincount(segments[np.asarray(other, bool)], minlength=k)
     chosen[0] = False
     refined = chosen[segments]
-    if refined.any():
-        import cv2
+    import cv2
 
+    if c.refine_band > 0:
+        refined |= mask & (segments == 0)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * c.refine_band + 1, 2 * c.refine_band + 1))
+        m8 = mask.astype(np.uint8)
+        inner, outer = cv2.erode(m8, kernel) > 0, cv2.dilate(m8, kernel) > 0
+        refined = (refined & outer) | inner
+    elif refined.any():
         near = cv2.dilate(refined.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         refined |= mask & (segments == 0) & near
     if refined.sum() < c.refine_min_keep * mask.sum():
