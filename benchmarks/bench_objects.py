@@ -3,16 +3,20 @@ with the oracle instance segmenter (noisy: 20% missed, 10% false positives, 10% 
 perfect: none of that), then `semslam eval`. Per configuration: tracking frames/s, the frames the
 instance worker applied / skipped, its segmentation ms, the object map's ms per frame, and object
 recall, precision, duplicates, mean 3D box IoU (whole true box; the part the camera saw; that part
-against the whole box).
+against the whole box); per class the mean box IoU, per true object its box IoU and the box's
+extents along the true box's axes next to the true ones and the seen part's.
 
     python -m benchmarks.bench_objects [--frames 120] [--width 320 --height 240]
-        [--trajectory tour|orbit] [--fps 15 --speed 0.3] [--worker thread|process]
+        [--trajectory tour|orbit|scan] [--fps 15 --speed 0.3] [--fuse-depth-max 5]
+        [--configs none,noisy,perfect] [--worker thread|process] [--keep DIR]
         [--out benchmarks/results/objects_<host>.json]
 
-The sequence: a tour of the room (round the ring looking down at the middle, the gaze swinging:
-things seen from several sides; 15 frames/s at 0.3 m/s, 2.4 m in 120 frames), or the orbit (30
-frames/s, 0.25 m/s: most things seen from one side). Each configuration runs in its own `semslam
-run` process. The synthetic things lie up to 5 m away: the runs fuse depth up to 5 m
+The sequences: a tour of the room (round the ring looking down at the middle, the gaze swinging;
+15 frames/s at 0.3 m/s, 1.2 m in 60 frames, 2.4 m in 120: the middle things seen from 2 m, the
+far side of the room from 3.5-5 m), the orbit (30 frames/s, 0.25 m/s: most things seen from one
+side), or a scan (round the ring facing the walls and the furniture along them from 1-2 m, the
+gaze panning slowly; 30 frames/s at 0.3 m/s, 3 m in 300 frames). Each configuration runs in its
+own `semslam run` process. The synthetic things lie up to 5 m away: the runs fuse depth up to 5 m
 (map.fuse_depth_max); the instance worker's queue holds every frame (objects.queue_size), so every
 frame is segmented whatever the machine's load.
 """
@@ -28,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import git_commit, machine, print_table, save_json
+from semslam.eval.objects import format_object_rows, object_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -46,13 +51,16 @@ def make_sequence(tmp: Path, frames: int, width: int, height: int, trajectory: s
     from semslam.config import SynthConfig
     from semslam.datasets.synthetic import generate
 
-    return generate(tmp / "sequence", SynthConfig(frames=frames, noise="kinect", trajectory=trajectory, width=width,
-                                                  height=height, fps=fps, speed=speed, seed=0))
+    config = SynthConfig(frames=frames, noise="kinect", width=width, height=height, fps=fps, speed=speed, seed=0)
+    # the camera_trajectory kinds include "scan", which synth.trajectory's schema does not list yet
+    return generate(tmp / "sequence", config.model_copy(update={"trajectory": trajectory}))
 
 
-def run_config(name: str, spec: str, sequence: Path, tmp: Path, worker: str) -> dict:
+def run_config(name: str, spec: str, sequence: Path, tmp: Path, worker: str, fuse_depth_max: float = 5.0,
+               segment_every: int = 1, keep: Path | None = None) -> dict:
     config = tmp / "bench.yaml"
-    config.write_text(f"map:\n  fuse_depth_max: 5.0\nobjects:\n  worker: {worker}\n  queue_size: 10000\n")
+    config.write_text(f"map:\n  fuse_depth_max: {fuse_depth_max}\nobjects:\n  worker: {worker}\n  queue_size: 10000\n"
+                      f"  segment_every: {segment_every}\n")
     out = tmp / name
     semslam("run", str(sequence), "--out", str(out), "--instances", spec, "-c", str(config))
     summary = json.loads((out / "summary.json").read_text())
@@ -67,6 +75,12 @@ def run_config(name: str, spec: str, sequence: Path, tmp: Path, worker: str) -> 
         ev = json.loads((out / "objects_eval.json").read_text())
         row.update({k: ev[k] for k in ("present", "reported", "recall", "precision", "duplicates", "false_positives",
                                        "mean_box_iou", "mean_observed_box_iou", "mean_observable_box_iou")})
+        row["box_iou_per_class"] = {c: r.get("box_iou") for c, r in sorted(ev["per_class"].items())}
+        row["per_object"] = object_rows(ev)
+    if keep is not None:
+        import shutil
+
+        shutil.copytree(out, keep / name, dirs_exist_ok=True)
     return row
 
 
@@ -75,21 +89,33 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--trajectory", choices=["tour", "orbit"], default="tour")
-    parser.add_argument("--fps", type=float, default=None, help="frames/s of the sequence (tour 15, orbit 30)")
-    parser.add_argument("--speed", type=float, default=None, help="m/s (tour 0.3, orbit 0.25)")
+    parser.add_argument("--trajectory", choices=["tour", "orbit", "scan"], default="tour")
+    parser.add_argument("--fps", type=float, default=None, help="frames/s of the sequence (tour 15, orbit and scan 30)")
+    parser.add_argument("--speed", type=float, default=None, help="m/s (tour and scan 0.3, orbit 0.25)")
+    parser.add_argument("--fuse-depth-max", type=float, default=5.0, help="map.fuse_depth_max of the runs (m)")
+    parser.add_argument("--segment-every", type=int, default=1, help="objects.segment_every of the runs")
+    parser.add_argument("--configs", default="none,noisy,perfect", help="which of none, noisy, perfect to run")
+    parser.add_argument("--keep", type=Path, default=None, help="copy the run folders here")
     parser.add_argument("--worker", choices=["thread", "process"], default="process")
     parser.add_argument("--out", type=Path, default=RESULTS / f"objects_{platform.node() or 'host'}.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_objects_") as tmp:
         tmp = Path(tmp)
-        tour = args.trajectory == "tour"
-        fps = args.fps or (15.0 if tour else 30.0)
-        speed = args.speed or (0.3 if tour else 0.25)
+        fps = args.fps or {"tour": 15.0, "orbit": 30.0, "scan": 30.0}[args.trajectory]
+        speed = args.speed or {"tour": 0.3, "orbit": 0.25, "scan": 0.3}[args.trajectory]
         sequence = make_sequence(tmp, args.frames, args.width, args.height, args.trajectory, fps, speed)
-        rows = [run_config(name, spec, sequence, tmp, args.worker) for name, spec in CONFIGS.items()]
-    print(f"synthetic room, {args.trajectory} of {args.frames} frames {args.width}x{args.height} at {fps:g} frames/s, "
-          f"{speed:g} m/s; instance worker: {args.worker}")
+        names = args.configs.split(",")
+        rows = [run_config(name, spec, sequence, tmp, args.worker, args.fuse_depth_max, args.segment_every, args.keep)
+                for name, spec in CONFIGS.items() if name in names]
+    for row in rows:
+        if row.get("per_object"):
+            print(f"\n{row['config']}:")
+            print(format_object_rows(row["per_object"]))
+            print("box IoU per class: " + ", ".join(f"{c} {v:.2f}" for c, v in row["box_iou_per_class"].items()
+                                                    if v is not None))
+    print(f"\nsynthetic room, {args.trajectory} of {args.frames} frames {args.width}x{args.height} at {fps:g} frames/s, "
+          f"{speed:g} m/s, fuse_depth_max {args.fuse_depth_max:g} m, segment_every {args.segment_every}; "
+          f"instance worker: {args.worker}")
     print_table(rows, [("config", "config"), ("fps", "frames/s", ".2f"), ("frames_applied", "applied"),
                        ("frames_skipped_queue_full", "skipped"), ("segment_ms_mean", "segment ms", ".1f"),
                        ("objects_ms_per_frame", "objects ms/frame", ".1f"), ("present", "present"),
@@ -99,7 +125,8 @@ def main() -> None:
                        ("mean_observable_box_iou", "seen/whole", ".3f")])
     path = save_json(args.out, {"commit": git_commit(), "machine": machine(), "frames": args.frames,
                                 "size": [args.width, args.height], "trajectory": args.trajectory, "fps": fps,
-                                "speed": speed, "worker": args.worker, "rows": rows})
+                                "speed": speed, "fuse_depth_max": args.fuse_depth_max,
+                                "segment_every": args.segment_every, "worker": args.worker, "rows": rows})
     print(f"saved {path}")
 
 

@@ -22,22 +22,22 @@ FRAMES = 60
 # a tour at 15 frames/s and 0.3 m/s: 1.2 m round the ring in 60 frames (2 cm and at most 3.3 deg per frame)
 TOUR = dict(frames=FRAMES, trajectory="tour", fps=15.0, speed=0.3, noise="kinect", width=320, height=240, seed=0)
 # Measured on this 60-frame tour at 320x240 with the noisy oracle (20% missed, 10% false positives,
-# 10% wrong classes), fuse_depth_max 5 m, every frame segmented (queue_size 10000): 14 objects
-# reported, 14 present, recall 1.0, precision 1.0, no duplicates, mean box IoU 0.47; against the part
-# of each thing the camera saw 0.48, and that part against the whole box 0.79 (the tour sees most
-# things from several sides; the 40-frame orbit: 0.53). Boxes leave out the floor around an object's
-# feet (0.37 with it: a table's box took in the floor round its legs). What holds the boxes back now
-# is what the map keeps: things passed quickly or seen at grazing angles live on unstable surfels
-# that the map's clean-up removes (map.unstable_time), thin things (windows 5 cm, book rows seen
-# from the front) get boxes as thick as the depth noise or as deep as what shows.
-# Without the noise (oracle:perfect): recall 1.0, precision 1.0, 1 duplicate (a chair's part 0.34 m
-# from the rest of it), box IoU 0.46.
+# 10% wrong classes), fuse_depth_max 5 m, every frame segmented (queue_size 10000), core of afff936:
+# 14 present, 12 found: recall 0.857 (books_2 and books_3 missed), precision 1.0, no duplicates,
+# mean box IoU 0.54; against the part of each thing the camera saw 0.56, that part against the whole
+# box 0.77. Without the noise (oracle:perfect): recall 0.857 (books_1, books_3), IoU 0.52. The same
+# with the mask refinement unbounded as before (objects.refine_band 0): recall 0.857 both, IoU 0.53
+# / 0.52; with the core of 50bbdbf recall was 1.0 (IoU 0.47 / 0.46): the books on the far shelf
+# (4.4-5 m, 30-90 surfels of the map in each book row's box) are found or not by a hair, so the
+# RECALL ASSERTIONS FAIL on this core (not from the objects code). The 60-frame tour sees the middle
+# things from 2 m and the far side of the room from 3.5-5 m, where the Kinect-like noise leaves the
+# map few surfels that seldom become stable (map.unstable_time removes the rest).
 MIN_RECALL = 0.9
 MIN_PRECISION = 0.9
 MAX_DUPLICATES = 0
 MAX_DUPLICATES_PERFECT = 1
-MIN_BOX_IOU = 0.38
-MIN_OBSERVED_BOX_IOU = 0.38
+MIN_BOX_IOU = 0.45
+MIN_OBSERVED_BOX_IOU = 0.45
 MIN_OBSERVABLE_BOX_IOU = 0.7
 FAR_YAML = "map:\n  fuse_depth_max: 5.0\nobjects:\n  queue_size: 10000\n"
 
@@ -120,6 +120,14 @@ def test_run_objects_files_and_eval(objects_run):
           f"{summary['objects']['objects_ms_per_frame']:.1f} ms/frame")
     assert ev["present"] >= 5
     assert ev["recall"] >= MIN_RECALL and ev["precision"] >= MIN_PRECISION, ev
+    # per class the mean box IoU of its found things; per true object its box next to the truth
+    from semslam.eval.objects import format_object_rows, object_rows
+
+    assert all(0 <= r["box_iou"] <= 1 for r in ev["per_class"].values() if r["found"])
+    rows = object_rows(ev)
+    assert len(rows) == ev["present"] and "true object" in format_object_rows(rows)
+    found = [r for r in rows if r["objects"]]
+    assert np.mean([r["box_iou"] for r in found]) == pytest.approx(ev["mean_box_iou"], abs=1e-3)
     assert ev["duplicates"] <= MAX_DUPLICATES
     assert ev["mean_box_iou"] >= MIN_BOX_IOU
     assert ev["mean_observed_box_iou"] >= MIN_OBSERVED_BOX_IOU
@@ -214,3 +222,26 @@ def test_up_estimate_and_tilted_boxes():
     b = oriented_box(box @ R.T, trim=0.0, up=up)
     np.testing.assert_allclose(np.sort(b.extent), [0.4, 0.6, 0.8], atol=0.03)
     assert abs(b.extent[2] - 0.8) < 0.03
+
+
+def test_scan_trajectory_faces_the_walls_and_pans_slowly():
+    """The 'scan' trajectory (bench_objects --trajectory scan): once round the ring in about 850
+    frames at 30 frames/s and 0.3 m/s, facing out at the walls, panning at most 2 deg per frame;
+    deterministic; a shorter scan is the start of the same path's shape."""
+    from semslam.datasets.synthetic import camera_trajectory, room_from_seed
+    from semslam.datasets.synthetic.trajectories import ring_axes
+
+    room = room_from_seed(0)
+    poses = camera_trajectory("scan", room, 851, 30.0, 0.3, 0.003, 0.25, 0)
+    np.testing.assert_array_equal(poses, camera_trajectory("scan", room, 851, 30.0, 0.3, 0.003, 0.25, 0))
+    R, p = poses[:, :3, :3], poses[:, :3, 3]
+    step = np.degrees(np.arccos(np.clip((np.einsum("nij,nij->n", R[:-1], R[1:]) - 1) / 2, -1, 1)))
+    assert step.max() < 2.0 and step.mean() < 1.0
+    ax, ay = ring_axes(room)
+    assert np.allclose((p[:, 0] / ax) ** 2 + (p[:, 1] / ay) ** 2, 1, atol=0.02)  # on the ring
+    angle = np.unwrap(np.arctan2(p[:, 1], p[:, 0]))
+    assert abs(angle[-1] - angle[0]) > 1.9 * np.pi  # once round
+    outward = np.stack([p[:, 0] / ax**2, p[:, 1] / ay**2], 1)
+    outward /= np.linalg.norm(outward, axis=1, keepdims=True)
+    gaze = R[:, :2, 2] / np.linalg.norm(R[:, :2, 2], axis=1, keepdims=True)  # the camera's +z, horizontal part
+    assert np.all(np.sum(gaze * outward, axis=1) > np.cos(np.radians(20)))  # facing out, +-15 deg sway

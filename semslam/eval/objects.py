@@ -187,6 +187,8 @@ def evaluate_objects(object_map: ObjectMap, positions: np.ndarray, instance_ids:
             boxes = [object_map.objects[o].box for o in objs if object_map.objects[o].box is not None]
             if boxes:
                 ious.append(max(box_iou_3d(b, t.box) for b in boxes))
+                row.setdefault("box_ious", []).append(round(ious[-1], 4))
+                row["box_iou"] = round(float(np.mean(row["box_ious"])), 4)
                 if observed and t.id in observed:
                     seen_ious.append(max(box_iou_3d(b, observed[t.id]) for b in boxes))
                     seeable.append(box_iou_3d(observed[t.id], t.box))
@@ -311,9 +313,11 @@ def evaluate_object_run(run_dir, sequence=None, config=None, write: bool = True)
 
 def format_object_table(result: dict) -> str:
     """The object metrics as a printed table: per class present / found / duplicates, then totals."""
-    rows = [f"{'class':<16}{'present':>8}{'found':>7}{'dupl.':>7}"]
+    rows = [f"{'class':<16}{'present':>8}{'found':>7}{'dupl.':>7}{'box IoU':>9}"]
     for name, row in sorted(result["per_class"].items()):
-        rows.append(f"{name:<16}{row['present']:>8}{row['found']:>7}{row['duplicates']:>7}")
+        iou = row.get("box_iou")
+        rows.append(f"{name:<16}{row['present']:>8}{row['found']:>7}{row['duplicates']:>7}"
+                    f"{'-' if iou is None else f'{iou:.2f}':>9}")
     rows.append(
         f"objects: {result['reported']} reported, {result['present']} present; recall {result['recall']:.3f}, "
         f"precision {result['precision']:.3f}, {result['duplicates']} duplicates, {result['false_positives']} false "
@@ -343,3 +347,41 @@ def format_object_list(result: dict) -> str:
         what = f"on {o['truth']} (wrong class)" if o["truth"] else "matches nothing"
         rows.append(f"{'(none)':<16}{'':<14}#{o['id']} {o['class']} {what}")
     return "\n".join(rows)
+
+
+def object_rows(result: dict) -> list[dict]:
+    """Per true object present: its best right-class map object's box IoU and the box's extents
+    measured along the true box's axes, next to the true extents and those of the part the camera
+    saw (metres; the true box's axes: its two horizontal sides, then up). From an objects_eval.json."""
+    def box(d):
+        return OrientedBox(np.asarray(d["centre"]), np.asarray(d["extent"]), np.asarray(d["rotation"]))
+
+    def along(b: OrientedBox, ref: OrientedBox) -> list[float]:
+        return [round(float(v), 3) for v in np.abs(ref.rotation.T @ b.rotation) @ b.extent]
+
+    rows = []
+    objects = [o for o in result["objects"] if o["truth_id"] is not None and o["class_ok"] and o["box"]]
+    for t in result["truth"]:
+        if not t["present"]:
+            continue
+        tb = box(t["box"])
+        mine = sorted((o for o in objects if o["truth_id"] == t["id"]), key=lambda o: -(o["box_iou"] or 0.0))
+        row = {"truth": t["name"], "class": t["class"], "objects": [o["id"] for o in mine],
+               "box_iou": mine[0]["box_iou"] if mine else None, "extent": along(box(mine[0]["box"]), tb) if mine else None,
+               "true_extent": [round(float(v), 3) for v in tb.extent],
+               "seen_extent": along(box(t["observed_box"]), tb) if t.get("observed_box") else None,
+               "seen_box_iou": t.get("observable_box_iou")}
+        rows.append(row)
+    return rows
+
+
+def format_object_rows(rows: list[dict]) -> str:
+    """object_rows as a table."""
+    def ext(v):
+        return "-" if v is None else " x ".join(f"{x:.2f}" for x in v)
+
+    out = [f"{'true object':<15}{'box IoU':>8}  {'extent (along the true axes)':<20}  {'true extent':<20}  seen part"]
+    for r in rows:
+        iou = "-" if r["box_iou"] is None else f"{r['box_iou']:.2f}"
+        out.append(f"{r['truth']:<15}{iou:>8}  {ext(r['extent']):<20}  {ext(r['true_extent']):<20}  {ext(r['seen_extent'])}")
+    return "\n".join(out)

@@ -196,7 +196,42 @@ def _tour(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
     target = np.stack([x + reach * np.cos(yaw), y + reach * np.sin(yaw), height], axis=1)
     return position, target
 
-_PATHS = {"orbit": _orbit, "walk": _walk, "loop": _loop, "tour": _tour}
+
+SCAN_HEIGHT = 1.5  # m; a scan's camera height ...
+SCAN_LOOK = 1.5  # m; ... its gaze target this far out from it (about the furniture along the walls) ...
+SCAN_TARGET = 1.0  # m; ... at this height, nodding by ...
+SCAN_NOD = 0.3  # m; ... this (seat tops and the pictures above them) ...
+SCAN_NOD_PERIOD = 1.3  # m; ... once per this much of the path
+SCAN_SWAY_DEG = 15.0  # deg; the gaze swings this far either side of the ring's outward normal ...
+SCAN_SWAY_PERIOD = 3.0  # m; ... once per this much of the path
+
+
+def _scan(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
+    """A room scan: round the ring (once when there is time), the camera facing out at the walls
+    and the furniture along them from 1-2 m, swinging slowly and nodding: how one scans a room to
+    map it, everything along the walls seen from close enough for a depth camera (a tour sees the
+    far half of the room from 3-5 m). The gaze pans slowly (at 30 frames/s and 0.3 m/s about
+    0.6 deg per frame, at most 1.8): facing out, the view keeps bringing in what the map has not
+    seen, and tracking needs the map to have made it stable first. Things in the room's middle
+    (inside the ring) are not seen. A whole round at 30 frames/s and 0.3 m/s: about 850 frames."""
+    ax, ay = ring_axes(room)
+    phi0, direction = rng.uniform(0, 2 * np.pi), rng.choice([-1.0, 1.0])
+    dense = phi0 + direction * np.linspace(0, 2 * np.pi, 4001)
+    arc = _arc_table(np.stack([ax * np.cos(dense), ay * np.sin(dense)], axis=1))
+    travel = min(length, arc[-1])
+    s = _ease(u) * travel  # metres along the ring
+    phi = np.interp(s, arc, dense)
+    x, y = ax * np.cos(phi), ay * np.sin(phi)
+    position = np.stack([x, y, SCAN_HEIGHT + 0.03 * np.sin(2 * np.pi * s / 1.7)], axis=1)
+    sway_phase, nod_phase = rng.uniform(0, 2 * np.pi, 2)
+    outward = np.arctan2(y / ay**2, x / ax**2)  # the ring's outward normal
+    yaw = outward + np.deg2rad(SCAN_SWAY_DEG) * np.sin(2 * np.pi * s / SCAN_SWAY_PERIOD + sway_phase)
+    height = SCAN_TARGET + SCAN_NOD * np.sin(2 * np.pi * s / SCAN_NOD_PERIOD + nod_phase)
+    target = np.stack([x + SCAN_LOOK * np.cos(yaw), y + SCAN_LOOK * np.sin(yaw), height], axis=1)
+    return position, target
+
+
+_PATHS = {"orbit": _orbit, "walk": _walk, "loop": _loop, "tour": _tour, "scan": _scan}
 
 
 def camera_trajectory(
@@ -209,7 +244,7 @@ def camera_trajectory(
     shake_rotation_deg: float,
     seed: int,
 ) -> np.ndarray:
-    """(frames, 4, 4) float64 T_world_cam of a `kind` ("orbit", "walk", "loop" or "tour") trajectory.
+    """(frames, 4, 4) float64 T_world_cam of a `kind` ("orbit", "walk", "loop", "tour" or "scan") trajectory.
 
     speed: mean speed along the path in m/s (the path is shortened to speed * duration, or
     capped by the room). shake_translation (m) and shake_rotation_deg (deg) are per-axis
