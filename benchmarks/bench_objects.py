@@ -51,9 +51,9 @@ def make_sequence(tmp: Path, frames: int, width: int, height: int, trajectory: s
     from semslam.config import SynthConfig
     from semslam.datasets.synthetic import generate
 
-    config = SynthConfig(frames=frames, noise="kinect", width=width, height=height, fps=fps, speed=speed, seed=0)
-    # the camera_trajectory kinds include "scan", which synth.trajectory's schema does not list yet
-    return generate(tmp / "sequence", config.model_copy(update={"trajectory": trajectory}))
+    config = SynthConfig(frames=frames, noise="kinect", width=width, height=height, fps=fps, speed=speed, seed=0,
+                         trajectory=trajectory)
+    return generate(tmp / "sequence", config)
 
 
 def run_config(name: str, spec: str, sequence: Path, tmp: Path, worker: str, fuse_depth_max: float = 5.0,

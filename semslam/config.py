@@ -144,12 +144,13 @@ class SynthConfig(_Section):
 
     frames: int = Field(300, ge=1, description="number of frames in the sequence")
     seed: int = Field(0, ge=0, description="seeds the room, its furniture, the hand-shake and the sensor noise")
-    trajectory: Literal["orbit", "walk", "loop", "tour"] = Field(
+    trajectory: Literal["orbit", "walk", "loop", "tour", "scan"] = Field(
         "orbit",
         description="orbit: circles the room centre looking inward; walk: across the room; "
         "loop: leaves its start and returns to exactly the start pose; tour: round the ring like an orbit, held "
         "higher, looking down at the room's middle, the gaze swinging and nodding (things seen from several sides; "
-        "at 15 frames/s and 0.3 m/s it covers 2.4 m in 120 frames and tracks)",
+        "at 15 frames/s and 0.3 m/s it covers 2.4 m in 120 frames and tracks); scan: round the ring facing the walls "
+        "and the furniture along them from 1-2 m, panning slowly (at most 1.8 deg a frame at 30 frames/s, 0.3 m/s)",
     )
     noise: Literal["kinect", "none"] = Field(
         "kinect", description="kinect: the sensor model below; none: exact depth and colour"
