@@ -40,6 +40,14 @@ namespace core {
 // without a wait after each launch: kernels of one thread run in order, and every result the host reads comes
 // through a copy, which waits for that stream's work (and only that stream's). A kernel's runtime
 // error is reported by the next copy or synchronisation.
+// Grid-stride loops run kLoopThreads threads per block, enough blocks for one item per thread
+// up to 65535 * 8 blocks (beyond that each thread takes several).
+constexpr int kLoopThreads = 256;
+inline int LoopBlocks(int64_t n) {
+    const int64_t wanted = (n + kLoopThreads - 1) / kLoopThreads;
+    return static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
+}
+
 template <typename F>
 __global__ void GridStrideKernel(int64_t n, F f) {
     const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
@@ -51,11 +59,9 @@ __global__ void GridStrideKernel(int64_t n, F f) {
 template <typename F>
 void ParallelFor(const Device& device, int64_t n, const F& f) {
     if (n <= 0) return;
-    constexpr int kThreads = 256;
-    const int64_t wanted = (n + kThreads - 1) / kThreads;
-    const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
+    const int blocks = LoopBlocks(n);
     cuda::ScopedDevice scope(device.id());
-    GridStrideKernel<<<blocks, kThreads, 0, cuda::ThreadStream(device.id())>>>(n, f);
+    GridStrideKernel<<<blocks, kLoopThreads, 0, cuda::ThreadStream(device.id())>>>(n, f);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -73,11 +79,9 @@ template <typename F>
 void ParallelFor2D(const Device& device, int width, int height, const F& f) {
     const int64_t n = static_cast<int64_t>(width) * height;
     if (width <= 0 || height <= 0) return;
-    constexpr int kThreads = 256;
-    const int64_t wanted = (n + kThreads - 1) / kThreads;
-    const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
+    const int blocks = LoopBlocks(n);
     cuda::ScopedDevice scope(device.id());
-    GridStride2DKernel<<<blocks, kThreads, 0, cuda::ThreadStream(device.id())>>>(width, n, f);
+    GridStride2DKernel<<<blocks, kLoopThreads, 0, cuda::ThreadStream(device.id())>>>(width, n, f);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -103,12 +107,10 @@ void ParallelFor2DInterior(const Device& device, int width, int height, int x0, 
                            const Border& border, const Interior& interior) {
     const int64_t n = static_cast<int64_t>(width) * height;
     if (width <= 0 || height <= 0) return;
-    constexpr int kThreads = 256;
-    const int64_t wanted = (n + kThreads - 1) / kThreads;
-    const int blocks = static_cast<int>(wanted < 65535 * 8 ? wanted : 65535 * 8);
+    const int blocks = LoopBlocks(n);
     cuda::ScopedDevice scope(device.id());
-    GridStride2DInteriorKernel<<<blocks, kThreads, 0, cuda::ThreadStream(device.id())>>>(width, n, x0, x1, y0, y1,
-                                                                                          border, interior);
+    GridStride2DInteriorKernel<<<blocks, kLoopThreads, 0, cuda::ThreadStream(device.id())>>>(
+        width, n, x0, x1, y0, y1, border, interior);
     SEMSLAM_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -175,19 +175,25 @@ TOUR_SWAY_DEG = 25.0  # deg; the gaze swings this far either side of the middle 
 TOUR_SWAY_PERIOD = 2.2  # m; ... once per this much of the path
 
 
+def _along_ring(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
+    """Positions (s, x, y) at fractions `u` of a path of `length` m along the room's ring (once
+    round at most), from a random start in a random direction: s metres travelled (eased at both
+    ends), x, y on the ring."""
+    ax, ay = ring_axes(room)
+    phi0, direction = rng.uniform(0, 2 * np.pi), rng.choice([-1.0, 1.0])
+    dense = phi0 + direction * np.linspace(0, 2 * np.pi, 4001)
+    arc = _arc_table(np.stack([ax * np.cos(dense), ay * np.sin(dense)], axis=1))
+    s = _ease(u) * min(length, arc[-1])
+    phi = np.interp(s, arc, dense)
+    return s, ax * np.cos(phi), ay * np.sin(phi)
+
+
 def _tour(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
     """Round the ring like an orbit, held higher and looking down at the room's middle, the gaze
     swinging left and right and nodding: the middle things are seen from every side passed and from
     above, the furniture along the walls from a range of directions (an orbit at the same speed
     looks at the middle from about the same side all along)."""
-    ax, ay = ring_axes(room)
-    phi0, direction = rng.uniform(0, 2 * np.pi), rng.choice([-1.0, 1.0])
-    dense = phi0 + direction * np.linspace(0, 2 * np.pi, 4001)
-    arc = _arc_table(np.stack([ax * np.cos(dense), ay * np.sin(dense)], axis=1))
-    travel = min(length, arc[-1])
-    s = _ease(u) * travel  # metres along the ring
-    phi = np.interp(s, arc, dense)
-    x, y = ax * np.cos(phi), ay * np.sin(phi)
+    s, x, y = _along_ring(room, u, length, rng)
     position = np.stack([x, y, TOUR_HEIGHT + 0.04 * np.sin(2 * np.pi * s / 1.7)], axis=1)
     sway_phase, nod_phase = rng.uniform(0, 2 * np.pi, 2)
     yaw = np.arctan2(-y, -x) + np.deg2rad(TOUR_SWAY_DEG) * np.sin(2 * np.pi * s / TOUR_SWAY_PERIOD + sway_phase)
@@ -215,13 +221,7 @@ def _scan(room: Room, u: np.ndarray, length: float, rng: np.random.Generator):
     seen, and tracking needs the map to have made it stable first. Things in the room's middle
     (inside the ring) are not seen. A whole round at 30 frames/s and 0.3 m/s: about 850 frames."""
     ax, ay = ring_axes(room)
-    phi0, direction = rng.uniform(0, 2 * np.pi), rng.choice([-1.0, 1.0])
-    dense = phi0 + direction * np.linspace(0, 2 * np.pi, 4001)
-    arc = _arc_table(np.stack([ax * np.cos(dense), ay * np.sin(dense)], axis=1))
-    travel = min(length, arc[-1])
-    s = _ease(u) * travel  # metres along the ring
-    phi = np.interp(s, arc, dense)
-    x, y = ax * np.cos(phi), ay * np.sin(phi)
+    s, x, y = _along_ring(room, u, length, rng)
     position = np.stack([x, y, SCAN_HEIGHT + 0.03 * np.sin(2 * np.pi * s / 1.7)], axis=1)
     sway_phase, nod_phase = rng.uniform(0, 2 * np.pi, 2)
     outward = np.arctan2(y / ay**2, x / ax**2)  # the ring's outward normal
