@@ -163,7 +163,8 @@ class Sequence:
         record = self._records[index]
         size = (self.intrinsics.height, self.intrinsics.width)
         # The colour image decodes on a second thread while the depth decodes here (cv2 releases the
-        # GIL): a frame is ready in about half the time of decoding one image after the other.
+        # GIL): a frame is ready when the slower one is (TUM 640x480: 11 ms, against 7.7 + 10.6 ms
+        # one after the other).
         with self._colour_reader_lock:
             if self._colour_reader is None:
                 self._colour_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semslam-colour")
