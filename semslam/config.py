@@ -285,6 +285,10 @@ class MapConfig(_Section):
     unstable_time: int = Field(
         20, ge=0, description="frames; unstable surfels not updated for longer are removed (copy_unstable.vert 20)"
     )
+    unstable_time_object: int = Field(
+        20, ge=0, description="frames; the same for unstable surfels that belong to an object (instance id >= 0): "
+        "things confirmed by detections but seen from afar seldom reach the confidence threshold"
+    )
     merge_depth: float = Field(
         0.01, gt=0, description="m; an older stable surfel less than this behind a surfel overlaps it "
         "(copy_unstable.vert 0.01)"

@@ -243,6 +243,23 @@ def test_clean_without_fuse_removes_only_stale_unstable(device):
     assert stats["removed_unstable"] == 19 and stats["removed_merged"] == stats["removed_free_space"] == 0
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_unstable_object_surfels_have_their_own_window(device):
+    # 80-98: unstable, not updated for 25 frames; half of them belong to no object
+    cfg = MapConfig(unstable_time_object=30)
+    s, n = clean_scene()
+    s["instance_ids"][n + 80:n + 90] = -1
+    m = SurfelMap(cfg, device, num_classes=2)
+    m.set_surfels(s)
+    stored = m.surfels()
+    stats = m.clean(40)
+    flags = ref.clean_flags(stored, 40, cfg)
+    assert stats["removed_unstable"] == (flags == 2).sum() == 10
+    assert (flags[n + 80:n + 90] == 2).all() and (flags[n + 90:n + 99] == 1).all()
+    after = m.surfels()
+    assert np.array_equal(after["instance_ids"], s["instance_ids"][flags == 1])
+
+
 # --- a real sequence with ground-truth poses ---------------------------------------------------
 
 

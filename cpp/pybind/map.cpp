@@ -249,16 +249,16 @@ void BindMap(py::module_& m) {
                          float render_depth_max, float fuse_depth_max, int index_scale, int window_multiplier,
                          float fuse_depth_gate, float fuse_normal_angle, float fuse_grazing_normal_z,
                          float fuse_radius_ratio, float radius_max_factor, float confidence_sigma, bool checkerboard,
-                         int unstable_time, float merge_depth, float merge_radius_factor, int merge_count,
-                         float free_space_depth, float free_space_normal_z, int free_space_count,
+                         int unstable_time, int unstable_time_object, float merge_depth, float merge_radius_factor,
+                         int merge_count, float free_space_depth, float free_space_normal_z, int free_space_count,
                          int initial_capacity, int num_classes, const std::string& probability_dtype) {
                  const map::SurfelMapParams params{
                      time_window,       confidence_threshold, render_depth_max,      fuse_depth_max,
                      index_scale,       window_multiplier,    fuse_depth_gate,       fuse_normal_angle,
                      fuse_grazing_normal_z, fuse_radius_ratio, radius_max_factor,    confidence_sigma,
-                     checkerboard,      unstable_time,        merge_depth,           merge_radius_factor,
-                     merge_count,       free_space_depth,     free_space_normal_z,   free_space_count,
-                     initial_capacity};
+                     checkerboard,      unstable_time,        unstable_time_object,  merge_depth,
+                     merge_radius_factor, merge_count,      free_space_depth,      free_space_normal_z,
+                     free_space_count,  initial_capacity};
                  if (probability_dtype != "float32" && probability_dtype != "float16") {
                      throw py::value_error("probability_dtype must be 'float32' or 'float16', got '" +
                                            probability_dtype + "'");
@@ -272,7 +272,8 @@ void BindMap(py::module_& m) {
              py::arg("render_depth_max"), py::arg("fuse_depth_max"), py::arg("index_scale"),
              py::arg("window_multiplier"), py::arg("fuse_depth_gate"), py::arg("fuse_normal_angle"),
              py::arg("fuse_grazing_normal_z"), py::arg("fuse_radius_ratio"), py::arg("radius_max_factor"),
-             py::arg("confidence_sigma"), py::arg("checkerboard"), py::arg("unstable_time"), py::arg("merge_depth"),
+             py::arg("confidence_sigma"), py::arg("checkerboard"), py::arg("unstable_time"),
+             py::arg("unstable_time_object"), py::arg("merge_depth"),
              py::arg("merge_radius_factor"), py::arg("merge_count"), py::arg("free_space_depth"),
              py::arg("free_space_normal_z"), py::arg("free_space_count"), py::arg("initial_capacity"),
              py::arg("num_classes") = 0, py::arg("probability_dtype") = "float32")

@@ -273,7 +273,8 @@ def clean_flags(s: dict, time: int, p: MapConfig, pose=None, K=None, width=0, he
                         flag = 3
                     elif z_count > p.free_space_count:
                         flag = 4
-        if time - last > p.unstable_time and s["confidences"][i] < p.confidence_threshold:
+        unstable_time = p.unstable_time_object if s["instance_ids"][i] >= 0 else p.unstable_time
+        if time - last > unstable_time and s["confidences"][i] < p.confidence_threshold:
             flag = 2
         if time - last > p.time_window:
             flag = 1

@@ -46,6 +46,7 @@ void CheckParams(const SurfelMapParams& p) {
     require(p.fuse_radius_ratio > 0 && p.radius_max_factor >= 1, "radius factors out of range");
     require(p.confidence_sigma > 0, "confidence_sigma must be positive");
     require(p.unstable_time >= 0, "unstable_time must be >= 0");
+    require(p.unstable_time_object >= 0, "unstable_time_object must be >= 0");
     require(p.merge_depth > 0 && p.merge_radius_factor > 0 && p.free_space_depth >= 0,
             "clean distances must be positive");
     require(p.initial_capacity >= 0, "initial_capacity must be >= 0");

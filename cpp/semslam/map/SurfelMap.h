@@ -53,6 +53,7 @@ struct SurfelMapParams {
     float confidence_sigma;           // Gaussian sigma of the normalised radial distance
     bool checkerboard;                // fuse only pixels whose x and y parity equal the time's
     int unstable_time;                // frames; unstable surfels not updated for longer are removed
+    int unstable_time_object;         // the same for unstable surfels of an object (instance id >= 0)
     float merge_depth;                // m; an older stable surfel within this behind overlaps
     float merge_radius_factor;        // its lateral distance below this * radius overlaps
     int merge_count;                  // removed when more than this many overlap samples

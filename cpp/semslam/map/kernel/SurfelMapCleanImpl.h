@@ -150,7 +150,8 @@ void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int6
                 }
             }
         }
-        if (time - last > params.unstable_time && confidence < params.confidence_threshold) flag = 2;
+        const int unstable_time = s.instance_ids[i] >= 0 ? params.unstable_time_object : params.unstable_time;
+        if (time - last > unstable_time && confidence < params.confidence_threshold) flag = 2;
         if (time - last > params.time_window) flag = 1;  // inactive surfels are kept as they are
         flags[i] = flag;
         if (flag == 1) return false;
