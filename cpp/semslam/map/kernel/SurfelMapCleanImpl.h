@@ -13,7 +13,10 @@ namespace kernel {
 // The window of the overlap / free-space tests samples the fine index map every half sub-pixel,
 // as ElasticFusion does, so a sub-pixel counts once or twice per axis: at most this many distinct
 // sub-pixels per axis (index_scale * window_multiplier <= 16 is checked on the host).
-constexpr int kMaxWindowTaps = 33;
+constexpr int kMaxWindowTaps = 17;
+// The window's cells reach up to index_scale - 1 <= 15 sub-pixels beyond its samples on each side.
+constexpr int kWindowPad = 16;
+constexpr int kWindowWeights = kWindowPad + kMaxWindowTaps + kWindowPad;
 
 // floorf for finite values within int range, without the libm call floorf is on CPUs without SSE4.1.
 SEMSLAM_HOST_DEVICE inline int FloorToInt(float x) {
@@ -71,6 +74,7 @@ void SEMSLAM_KERNEL(ScatterIndexed)(const core::Device& device, SurfelArrays s, 
 // 4 in front of surface observed this frame (free-space violation). The window's sub-pixels are
 // visited through the per-pixel lists of stable fine-map winners (cell_offsets, indexed): the
 // same surfels, with the same multiplicities, as reading the fine index map sub-pixel by sub-pixel.
+// A stale unstable surfel is removed whatever its window holds, so its window is not read.
 void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int64_t n, bool have_pose,
                                 const int32_t* cell_offsets, const IndexedSurfel* indexed, core::Rigid3f T_cam_world,
                                 PinholeIntrinsics K, int width, int height, int time, SurfelMapParams params,
@@ -82,8 +86,10 @@ void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int6
     core::ReduceSum<3>(device, n, SEMSLAM_LAMBDA(int64_t i, float* row) {
         const int last = s.last_update_times[i];
         const float confidence = s.confidences[i];
+        const int unstable_time = s.instance_ids[i] >= 0 ? params.unstable_time_object : params.unstable_time;
+        const bool stale_unstable = time - last > unstable_time && confidence < params.confidence_threshold;
         uint8_t flag = 1;
-        if (have_pose && time - last < params.time_window) {
+        if (have_pose && time - last < params.time_window && !stale_unstable) {
             const Vec3f p = T_cam_world.Apply(core::Load3(s.positions + 3 * i));
             float u = 0.0f, v = 0.0f;
             if (p.z > 0.0f) K.Project(p, &u, &v);
@@ -92,55 +98,41 @@ void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int6
                 const bool facing = fabsf(nrm.z) > params.free_space_normal_z;
                 const float lateral_max = s.radii[i] * params.merge_radius_factor;
                 const int init = s.init_times[i];
-                // How often the half-step samples hit each sub-pixel per axis; the sub-pixels hit
-                // are consecutive (steps of half a sub-pixel), from x_first / y_first on.
-                int xm[kMaxWindowTaps], ym[kMaxWindowTaps];
-                int nx = 0, ny = 0, x_first = 0, y_first = 0;
+                // How often the half-step samples hit each sub-pixel per axis, indexed from the first
+                // sample's sub-pixel (x_first, y_first) plus kWindowPad: the samples' sub-pixels are
+                // consecutive, and the zeros around them give the sub-pixels of the window's cells
+                // outside it weight 0, so every list entry is weighed without a branch. Samples
+                // outside the image need no clipping: no entry lies there.
+                int xm[kWindowWeights], ym[kWindowWeights];
+                for (int k = 0; k < kWindowWeights; ++k) xm[k] = ym[k] = 0;
                 const float gx = static_cast<float>(scale) * (u + 0.5f) - half_window;
                 const float gy = static_cast<float>(scale) * (v + 0.5f) - half_window;
+                const int x_first = FloorToInt(gx), y_first = FloorToInt(gy);
                 for (int k = 0; k < samples; ++k) {
-                    const int fx = FloorToInt(gx + 0.5f * k);
-                    if (fx >= 0 && fx < fine_width) {
-                        if (nx > 0 && x_first + nx - 1 == fx) {
-                            ++xm[nx - 1];
-                        } else {
-                            if (nx == 0) x_first = fx;
-                            xm[nx++] = 1;
-                        }
-                    }
-                    const int fy = FloorToInt(gy + 0.5f * k);
-                    if (fy >= 0 && fy < fine_height) {
-                        if (ny > 0 && y_first + ny - 1 == fy) {
-                            ++ym[ny - 1];
-                        } else {
-                            if (ny == 0) y_first = fy;
-                            ym[ny++] = 1;
-                        }
-                    }
+                    ++xm[kWindowPad + FloorToInt(gx + 0.5f * k) - x_first];
+                    ++ym[kWindowPad + FloorToInt(gy + 0.5f * k) - y_first];
                 }
+                const int x_last = FloorToInt(gx + 0.5f * (samples - 1));
+                const int y_last = FloorToInt(gy + 0.5f * (samples - 1));
+                // The pixels (cells) the in-image samples lie in; a row's cells are consecutive lists.
+                const int cx0 = (x_first > 0 ? x_first : 0) / scale;
+                const int cx1 = (x_last < fine_width - 1 ? x_last : fine_width - 1) / scale;
+                const int cy0 = (y_first > 0 ? y_first : 0) / scale;
+                const int cy1 = (y_last < fine_height - 1 ? y_last : fine_height - 1) / scale;
                 int count = 0, z_count = 0;
-                if (nx > 0 && ny > 0) {
-                    const int cx0 = x_first / scale, cx1 = (x_first + nx - 1) / scale;
-                    const int cy0 = y_first / scale, cy1 = (y_first + ny - 1) / scale;
-                    for (int cy = cy0; cy <= cy1; ++cy) {
-                        for (int cx = cx0; cx <= cx1; ++cx) {
-                            const int32_t cell = cy * width + cx;
-                            const int32_t end = cell_offsets[cell + 1];
-                            for (int32_t e = cell_offsets[cell]; e < end; ++e) {
-                                const IndexedSurfel& q = indexed[e];
-                                const int b = q.fine_x - x_first, a = q.fine_y - y_first;
-                                if (b < 0 || b >= nx || a < 0 || a >= ny) continue;
-                                if (!(q.z > p.z)) continue;
-                                const float behind = q.z - p.z;
-                                const int weight = ym[a] * xm[b];
-                                const float dx = q.x - p.x, dy = q.y - p.y;
-                                if (q.init_time < init && behind < params.merge_depth &&
-                                    sqrtf(dx * dx + dy * dy) < lateral_max) {
-                                    count += weight;
-                                }
-                                if (facing && q.updated && behind > params.free_space_depth) z_count += weight;
-                            }
-                        }
+                for (int cy = cy0; cy <= cy1; ++cy) {
+                    const int32_t end = cell_offsets[cy * width + cx1 + 1];
+                    for (int32_t e = cell_offsets[cy * width + cx0]; e < end; ++e) {
+                        const IndexedSurfel& q = indexed[e];
+                        const int weight = ym[kWindowPad + q.fine_y - y_first] * xm[kWindowPad + q.fine_x - x_first];
+                        const float behind = q.z - p.z;
+                        const float dx = q.x - p.x, dy = q.y - p.y;
+                        const bool in_front = q.z > p.z;
+                        const bool overlaps = in_front & (q.init_time < init) & (behind < params.merge_depth) &
+                                              (sqrtf(dx * dx + dy * dy) < lateral_max);
+                        const bool occludes = in_front & facing & (q.updated != 0) & (behind > params.free_space_depth);
+                        count += overlaps ? weight : 0;
+                        z_count += occludes ? weight : 0;
                     }
                 }
                 if (count > params.merge_count) {
@@ -150,8 +142,7 @@ void SEMSLAM_KERNEL(CleanFlags)(const core::Device& device, SurfelArrays s, int6
                 }
             }
         }
-        const int unstable_time = s.instance_ids[i] >= 0 ? params.unstable_time_object : params.unstable_time;
-        if (time - last > unstable_time && confidence < params.confidence_threshold) flag = 2;
+        if (stale_unstable) flag = 2;
         if (time - last > params.time_window) flag = 1;  // inactive surfels are kept as they are
         flags[i] = flag;
         if (flag == 1) return false;
