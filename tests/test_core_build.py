@@ -29,6 +29,27 @@ def test_build_info_and_devices():
         assert info["cuda_architectures"]
 
 
+@pytest.mark.parametrize("env, expected", [({}, "default"), ({"GOMP_SPINCOUNT": "123"}, "123"),
+                                           ({"OMP_WAIT_POLICY": "passive"}, "None")])
+def test_openmp_spin_count_is_set_before_libgomp_loads(env, expected):
+    # libgomp reads GOMP_SPINCOUNT once, when it loads with the core: it must not be loaded before
+    code = (
+        "import os, sys\n"
+        "from semslam.device import OPENMP_SPIN_COUNT, core\n"
+        "maps = lambda: open('/proc/self/maps').read()\n"
+        "assert 'libgomp' not in maps(), 'libgomp loaded before the core'\n"
+        "core()\n"
+        "assert 'libgomp' in maps()\n"
+        "value = os.environ.get('GOMP_SPINCOUNT')\n"
+        "print('default' if value == str(OPENMP_SPIN_COUNT) else value)\n"
+    )
+    child_env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    child_env.update(env)
+    out = subprocess.run([sys.executable, "-c", code], env=child_env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected
+
+
 def test_unknown_device_string():
     with pytest.raises(DeviceError, match="expected 'cpu', 'cuda' or 'cuda:N'"):
         check_device("gpu0")
