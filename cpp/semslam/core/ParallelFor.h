@@ -31,6 +31,19 @@
 #define SEMSLAM_UNROLL _Pragma("GCC unroll 8")
 #endif
 
+// Ask the CPU to bring the cache line at `address` in (for reading / for writing) without waiting
+// for it; nothing on the GPU. For loops whose elements each touch a random address of a large
+// array and also do an atomic: x86's locked instructions let no later load start before them, so
+// without a prefetch issued ahead (which they do not wait for) every element waits for its own
+// cache miss in turn.
+#if defined(__CUDA_ARCH__)
+#define SEMSLAM_PREFETCH_FOR_READ(address) ((void)0)
+#define SEMSLAM_PREFETCH_FOR_WRITE(address) ((void)0)
+#else
+#define SEMSLAM_PREFETCH_FOR_READ(address) __builtin_prefetch((address), 0)
+#define SEMSLAM_PREFETCH_FOR_WRITE(address) __builtin_prefetch((address), 1)
+#endif
+
 namespace semslam {
 namespace core {
 

@@ -40,6 +40,14 @@ void SEMSLAM_KERNEL(CountIndexed)(const core::Device& device, SurfelArrays s, in
                                   const int32_t* slots, int fine_width, int width, SurfelMapParams params,
                                   int32_t* cell_counts, int32_t* cells) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+#if !defined(__CUDA_ARCH__)
+        // the slot's key is a random place in the fine map, and the count an atomic (see
+        // SEMSLAM_PREFETCH_FOR_READ): start a later surfel's miss now
+        if (i + kIndexPrefetchDistance < n) {
+            const int32_t ahead = slots[i + kIndexPrefetchDistance];
+            if (ahead >= 0) SEMSLAM_PREFETCH_FOR_READ(fine_keys + ahead);
+        }
+#endif
         int32_t fx, fy;
         const int32_t cell = IndexedCell(s, i, fine_keys, slots, fine_width, width, params, &fx, &fy);
         cells[i] = cell;
@@ -52,6 +60,12 @@ void SEMSLAM_KERNEL(ScatterIndexed)(const core::Device& device, SurfelArrays s, 
                                     const int32_t* slots, core::Rigid3f T_cam_world, int fine_width, int time,
                                     const int32_t* cell_offsets, int32_t* cell_counts, IndexedSurfel* indexed) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+#if !defined(__CUDA_ARCH__)
+        if (i + kIndexPrefetchDistance < n) {  // as in CountIndexed
+            const int32_t ahead = cells[i + kIndexPrefetchDistance];
+            if (ahead >= 0) SEMSLAM_PREFETCH_FOR_WRITE(cell_counts + ahead);
+        }
+#endif
         const int32_t cell = cells[i];
         if (cell < 0) return;
         const int32_t fy = slots[i] / fine_width, fx = slots[i] - fy * fine_width;

@@ -80,6 +80,10 @@ SEMSLAM_HOST_DEVICE inline void StoreRelaxed(uint64_t* p, uint64_t value) {
 
 constexpr uint32_t kNoOwner = ~static_cast<uint32_t>(0);
 
+// How many surfels ahead the loops over surfels that write the fine index map, or read it at a
+// surfel's slot, prefetch the place a later surfel will touch (CPU; see SEMSLAM_PREFETCH_FOR_READ).
+constexpr int64_t kIndexPrefetchDistance = 16;
+
 // A surfel is rendered / associated while it was updated within the time window.
 SEMSLAM_HOST_DEVICE inline bool IsActive(int last_update, int time, int window) { return time - last_update <= window; }
 

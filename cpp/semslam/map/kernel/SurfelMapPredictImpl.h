@@ -95,25 +95,43 @@ void SEMSLAM_KERNEL(ResolvePrediction)(const core::Device& device, SurfelArrays 
     });
 }
 
+// The fine index map slot of surfel i (its centre's nearest sub-pixel) when it is active and in
+// range, with its camera-frame depth; else -1.
+SEMSLAM_FORCE_INLINE int32_t FineSlot(const SurfelArrays& s, int64_t i, const core::Rigid3f& T_cam_world,
+                                      const PinholeIntrinsics& K_fine, int fine_width, int fine_height, int time,
+                                      const SurfelMapParams& params, float* depth) {
+    if (!IsActive(s.last_update_times[i], time, params.time_window)) return -1;
+    const Vec3f p = T_cam_world.Apply(core::Load3(s.positions + 3 * i));
+    if (!(p.z > 0.0f) || p.z > params.render_depth_max) return -1;
+    float uf, vf;
+    K_fine.Project(p, &uf, &vf);
+    const float fu = floorf(uf + 0.5f), fv = floorf(vf + 0.5f);
+    if (!(fu >= 0.0f && fv >= 0.0f && fu < static_cast<float>(fine_width) && fv < static_cast<float>(fine_height))) {
+        return -1;
+    }
+    *depth = p.z;
+    return static_cast<int32_t>(static_cast<int64_t>(fv) * fine_width + static_cast<int64_t>(fu));
+}
+
 // Fine index map (ElasticFusion index_map.vert): every active surfel in range is one point at the
 // sub-pixel its centre projects to, nearest depth first. The keys are the map (see KeyIndex).
 void SEMSLAM_KERNEL(IndexKeys)(const core::Device& device, SurfelArrays s, int64_t n, core::Rigid3f T_cam_world,
                                PinholeIntrinsics K_fine, int fine_width, int fine_height, int time,
                                SurfelMapParams params, uint64_t* keys, int32_t* slots) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
-        slots[i] = -1;
-        if (!IsActive(s.last_update_times[i], time, params.time_window)) return;
-        const Vec3f p = T_cam_world.Apply(core::Load3(s.positions + 3 * i));
-        if (!(p.z > 0.0f) || p.z > params.render_depth_max) return;
-        float uf, vf;
-        K_fine.Project(p, &uf, &vf);
-        const float fu = floorf(uf + 0.5f), fv = floorf(vf + 0.5f);
-        if (!(fu >= 0.0f && fv >= 0.0f && fu < static_cast<float>(fine_width) && fv < static_cast<float>(fine_height))) {
-            return;
+        float depth;
+#if !defined(__CUDA_ARCH__)
+        // The slots are random places in a map of tens of MB: on the CPU, start the miss of a later
+        // surfel's slot now (see SEMSLAM_PREFETCH_FOR_WRITE).
+        if (i + kIndexPrefetchDistance < n) {
+            const int32_t ahead = FineSlot(s, i + kIndexPrefetchDistance, T_cam_world, K_fine, fine_width,
+                                           fine_height, time, params, &depth);
+            if (ahead >= 0) SEMSLAM_PREFETCH_FOR_WRITE(keys + ahead);
         }
-        const int64_t slot = static_cast<int64_t>(fv) * fine_width + static_cast<int64_t>(fu);
-        slots[i] = static_cast<int32_t>(slot);
-        core::AtomicMin(keys + slot, core::PackDepthIndex(p.z, static_cast<uint32_t>(i)));
+#endif
+        const int32_t slot = FineSlot(s, i, T_cam_world, K_fine, fine_width, fine_height, time, params, &depth);
+        slots[i] = slot;
+        if (slot >= 0) core::AtomicMin(keys + slot, core::PackDepthIndex(depth, static_cast<uint32_t>(i)));
     });
 }
 
