@@ -11,6 +11,10 @@
 #include <string>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "semslam/core/CUDAUtils.h"
 #include "semslam/core/Device.h"
 
@@ -42,6 +46,22 @@ void CopyDeviceToHost(T* dst, const T* src, int64_t count, const Device& device)
 #endif
 }
 
+// Host allocations of at least this size are aligned to it and marked for transparent huge pages
+// (Linux madvise; a hint, ignored where they are off): buffers such as the fine index map (tens of
+// MB) are read and written at random places, and with 4 KB pages nearly every such access also
+// misses the TLB. The rounding up to whole huge pages is at most 2 MB per buffer.
+constexpr size_t kHugePageBytes = static_cast<size_t>(2) << 20;
+
+inline void* HostAllocate(size_t bytes) {
+    if (bytes < kHugePageBytes) return std::malloc(bytes);
+    const size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+    void* data = std::aligned_alloc(kHugePageBytes, rounded);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (data != nullptr) madvise(data, rounded, MADV_HUGEPAGE);
+#endif
+    return data;
+}
+
 template <typename T>
 class Buffer;
 
@@ -68,7 +88,7 @@ public:
         CheckAvailable(device);
         if (count == 0) return;
         if (device.IsCPU()) {
-            data_ = static_cast<T*>(std::malloc(count * sizeof(T)));
+            data_ = static_cast<T*>(HostAllocate(count * sizeof(T)));
             if (data_ == nullptr) throw std::bad_alloc();
         } else {
 #ifdef SEMSLAM_WITH_CUDA

@@ -38,7 +38,7 @@ SEMSLAM_FORCE_INLINE void AccumulateIcp(const LevelView& L, const core::Rigid3f&
     const int64_t j = static_cast<int64_t>(static_cast<int>(vs)) * L.width + static_cast<int>(us);
     const Vec3f d = core::Load3(L.ref_vertices + 3 * j);
     const Vec3f n = core::Load3(L.ref_normals + 3 * j);
-    if (!core::IsFinite(d) || !core::IsFinite(n)) return;
+    if (!(core::IsFinite(d) & core::IsFinite(n))) return;
     const Vec3f diff = q - d;
     if (!(core::Dot(diff, diff) <= gates.max_distance * gates.max_distance)) return;
     const Vec3f sin_angle = core::Cross(T.Rotate(n_cur), n);  // squared: no sqrt call per pixel
@@ -53,7 +53,7 @@ SEMSLAM_FORCE_INLINE void AccumulateIcp(const LevelView& L, const core::Rigid3f&
 // magnitude (also rejects NaN) and a valid intensity. Depends on the current frame only.
 SEMSLAM_FORCE_INLINE bool RgbUsable(const LevelView& L, RgbGates gates, int64_t i) {
     const float gx = L.cur_dIdx[i], gy = L.cur_dIdy[i];
-    return gx * gx + gy * gy >= gates.min_gradient_sq && core::IsFinite(L.cur_intensity[i]);
+    return (gx * gx + gy * gy >= gates.min_gradient_sq) & core::IsFinite(L.cur_intensity[i]);
 }
 
 // Photometric association (ElasticFusion's computeRgbResidual) of a usable current pixel i whose
@@ -75,7 +75,8 @@ SEMSLAM_FORCE_INLINE bool RgbResidual(const LevelView& L, RgbGates gates, int64_
     if (!core::IsFinite(ref_z) || !(fabsf(q.z - ref_z) <= gates.max_depth_delta)) return false;
     const float i00 = L.ref_intensity[j00], i01 = L.ref_intensity[j00 + 1];
     const float i10 = L.ref_intensity[j00 + L.width], i11 = L.ref_intensity[j00 + L.width + 1];
-    if (!core::IsFinite(i00) || !core::IsFinite(i01) || !core::IsFinite(i10) || !core::IsFinite(i11)) return false;
+    // one test of the four (& rather than ||: no branch per neighbour)
+    if (!(core::IsFinite(i00) & core::IsFinite(i01) & core::IsFinite(i10) & core::IsFinite(i11))) return false;
     const float i_ref = (1.0f - av) * ((1.0f - au) * i00 + au * i01) + av * ((1.0f - au) * i10 + au * i11);
     *r = L.cur_intensity[i] - i_ref;
     return true;
