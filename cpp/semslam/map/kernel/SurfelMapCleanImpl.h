@@ -24,6 +24,23 @@ SEMSLAM_HOST_DEVICE inline int FloorToInt(float x) {
     return x < static_cast<float>(t) ? t - 1 : t;
 }
 
+// On the CPU, starts the cache miss of data[places[i + kIndexPrefetchDistance]] (when that place is
+// >= 0), for reading or for writing; nothing on the GPU (see SEMSLAM_PREFETCH_FOR_READ, and
+// PrefetchFineSlot on why a helper).
+template <typename T>
+SEMSLAM_FORCE_INLINE void PrefetchAhead(T* data, const int32_t* places, int64_t i, int64_t n, bool for_write) {
+#if !defined(__CUDA_ARCH__)
+    if (i + kIndexPrefetchDistance >= n) return;
+    const int32_t ahead = places[i + kIndexPrefetchDistance];
+    if (ahead < 0) return;
+    if (for_write) {
+        SEMSLAM_PREFETCH_FOR_WRITE(data + ahead);
+    } else {
+        SEMSLAM_PREFETCH_FOR_READ(data + ahead);
+    }
+#endif
+}
+
 // The pixel (bucket) of fine index map slot `slot` when surfel i won it and is stable, else -1.
 SEMSLAM_HOST_DEVICE inline int32_t IndexedCell(const SurfelArrays& s, int64_t i, const uint64_t* fine_keys,
                                                const int32_t* slots, int fine_width, int width,
@@ -40,14 +57,8 @@ void SEMSLAM_KERNEL(CountIndexed)(const core::Device& device, SurfelArrays s, in
                                   const int32_t* slots, int fine_width, int width, SurfelMapParams params,
                                   int32_t* cell_counts, int32_t* cells) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
-#if !defined(__CUDA_ARCH__)
-        // the slot's key is a random place in the fine map, and the count an atomic (see
-        // SEMSLAM_PREFETCH_FOR_READ): start a later surfel's miss now
-        if (i + kIndexPrefetchDistance < n) {
-            const int32_t ahead = slots[i + kIndexPrefetchDistance];
-            if (ahead >= 0) SEMSLAM_PREFETCH_FOR_READ(fine_keys + ahead);
-        }
-#endif
+        // the slot's key is a random place in the fine map, and the count an atomic
+        PrefetchAhead(fine_keys, slots, i, n, false);
         int32_t fx, fy;
         const int32_t cell = IndexedCell(s, i, fine_keys, slots, fine_width, width, params, &fx, &fy);
         cells[i] = cell;
@@ -60,12 +71,7 @@ void SEMSLAM_KERNEL(ScatterIndexed)(const core::Device& device, SurfelArrays s, 
                                     const int32_t* slots, core::Rigid3f T_cam_world, int fine_width, int time,
                                     const int32_t* cell_offsets, int32_t* cell_counts, IndexedSurfel* indexed) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
-#if !defined(__CUDA_ARCH__)
-        if (i + kIndexPrefetchDistance < n) {  // as in CountIndexed
-            const int32_t ahead = cells[i + kIndexPrefetchDistance];
-            if (ahead >= 0) SEMSLAM_PREFETCH_FOR_WRITE(cell_counts + ahead);
-        }
-#endif
+        PrefetchAhead(cell_counts, cells, i, n, true);  // as in CountIndexed
         const int32_t cell = cells[i];
         if (cell < 0) return;
         const int32_t fy = slots[i] / fine_width, fx = slots[i] - fy * fine_width;

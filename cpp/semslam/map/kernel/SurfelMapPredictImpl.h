@@ -113,22 +113,31 @@ SEMSLAM_FORCE_INLINE int32_t FineSlot(const SurfelArrays& s, int64_t i, const co
     return static_cast<int32_t>(static_cast<int64_t>(fv) * fine_width + static_cast<int64_t>(fu));
 }
 
+// On the CPU, starts the cache miss of the slot surfel i + kIndexPrefetchDistance will write: the
+// slots are random places in a map of tens of MB (see SEMSLAM_PREFETCH_FOR_WRITE). Nothing on the
+// GPU. (A helper rather than an #if in the kernel's lambda: an extended lambda must capture the
+// same variables in the host and the device compilation.)
+SEMSLAM_FORCE_INLINE void PrefetchFineSlot(const SurfelArrays& s, int64_t i, int64_t n,
+                                           const core::Rigid3f& T_cam_world, const PinholeIntrinsics& K_fine,
+                                           int fine_width, int fine_height, int time, const SurfelMapParams& params,
+                                           uint64_t* keys) {
+#if !defined(__CUDA_ARCH__)
+    if (i + kIndexPrefetchDistance >= n) return;
+    float depth;
+    const int32_t ahead =
+        FineSlot(s, i + kIndexPrefetchDistance, T_cam_world, K_fine, fine_width, fine_height, time, params, &depth);
+    if (ahead >= 0) SEMSLAM_PREFETCH_FOR_WRITE(keys + ahead);
+#endif
+}
+
 // Fine index map (ElasticFusion index_map.vert): every active surfel in range is one point at the
 // sub-pixel its centre projects to, nearest depth first. The keys are the map (see KeyIndex).
 void SEMSLAM_KERNEL(IndexKeys)(const core::Device& device, SurfelArrays s, int64_t n, core::Rigid3f T_cam_world,
                                PinholeIntrinsics K_fine, int fine_width, int fine_height, int time,
                                SurfelMapParams params, uint64_t* keys, int32_t* slots) {
     core::ParallelFor(device, n, SEMSLAM_LAMBDA(int64_t i) {
+        PrefetchFineSlot(s, i, n, T_cam_world, K_fine, fine_width, fine_height, time, params, keys);
         float depth;
-#if !defined(__CUDA_ARCH__)
-        // The slots are random places in a map of tens of MB: on the CPU, start the miss of a later
-        // surfel's slot now (see SEMSLAM_PREFETCH_FOR_WRITE).
-        if (i + kIndexPrefetchDistance < n) {
-            const int32_t ahead = FineSlot(s, i + kIndexPrefetchDistance, T_cam_world, K_fine, fine_width,
-                                           fine_height, time, params, &depth);
-            if (ahead >= 0) SEMSLAM_PREFETCH_FOR_WRITE(keys + ahead);
-        }
-#endif
         const int32_t slot = FineSlot(s, i, T_cam_world, K_fine, fine_width, fine_height, time, params, &depth);
         slots[i] = slot;
         if (slot >= 0) core::AtomicMin(keys + slot, core::PackDepthIndex(depth, static_cast<uint32_t>(i)));
