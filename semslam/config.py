@@ -505,6 +505,12 @@ class ObjectsConfig(_WorkerSection):
     queue_size: int = Field(
         2, ge=1, description="frames waiting for the instance segmenter; a full queue skips the frame (never blocks)"
     )
+    wait_for_instances: bool = Field(
+        False, description="offline runs: each due frame's instances are applied before the next frame is tracked "
+        "(tracking waits for the instance segmenter, run in a thread); the object map then depends on the sequence "
+        "alone, not on the machine's load (asynchronously, detections reach the map a load-dependent number of "
+        "frames late)"
+    )
     detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
     detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="YOLO: threshold on the sigmoid mask")
