@@ -8,7 +8,8 @@ extents along the true box's axes next to the true ones and the seen part's.
 
     python -m benchmarks.bench_objects [--frames 120] [--width 320 --height 240]
         [--trajectory tour|orbit|scan] [--fps 15 --speed 0.3] [--fuse-depth-max 5]
-        [--configs none,noisy,perfect] [--worker thread|process] [--keep DIR]
+        [--configs none,noisy,perfect] [--worker thread|process] [--async] [--set SECTION.FIELD=VALUE]
+        [--keep DIR] [--sequence DIR]
         [--out benchmarks/results/objects_<host>.json]
 
 The sequences: a tour of the room (round the ring looking down at the middle, the gaze swinging;
@@ -17,8 +18,11 @@ far side of the room from 3.5-5 m), the orbit (30 frames/s, 0.25 m/s: most thing
 side), or a scan (round the ring facing the walls and the furniture along them from 1-2 m, the
 gaze panning slowly; 30 frames/s at 0.3 m/s, 3 m in 300 frames). Each configuration runs in its
 own `semslam run` process. The synthetic things lie up to 5 m away: the runs fuse depth up to 5 m
-(map.fuse_depth_max); the instance worker's queue holds every frame (objects.queue_size), so every
-frame is segmented whatever the machine's load.
+(map.fuse_depth_max); every frame is segmented and its instances are applied before the next frame
+is tracked (objects.wait_for_instances), so the objects do not depend on the machine's load; with
+--async the worker runs as in a live run (its queue holds every frame: objects.queue_size), whose
+frames/s and ms are the cost, but whose detections reach the map a load-dependent number of frames
+late.
 """
 
 from __future__ import annotations
@@ -56,11 +60,35 @@ def make_sequence(tmp: Path, frames: int, width: int, height: int, trajectory: s
     return generate(tmp / "sequence", config)
 
 
+def overrides(settings: list[str]) -> dict:
+    """{"section": {"field": value}} from "section.field=value" strings (values read as YAML)."""
+    import yaml
+
+    out: dict = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise SystemExit(f"--set wants section.field=value, got {item!r}")
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    return out
+
+
 def run_config(name: str, spec: str, sequence: Path, tmp: Path, worker: str, fuse_depth_max: float = 5.0,
-               segment_every: int = 1, keep: Path | None = None) -> dict:
+               segment_every: int = 1, keep: Path | None = None, wait: bool = True,
+               settings: list[str] = ()) -> dict:
+    import yaml
+
+    doc = {"map": {"fuse_depth_max": fuse_depth_max},
+           "objects": {"worker": worker, "queue_size": 10000, "segment_every": segment_every,
+                       "wait_for_instances": wait}}
+    for section, fields in overrides(list(settings)).items():
+        doc.setdefault(section, {}).update(fields)
     config = tmp / "bench.yaml"
-    config.write_text(f"map:\n  fuse_depth_max: {fuse_depth_max}\nobjects:\n  worker: {worker}\n  queue_size: 10000\n"
-                      f"  segment_every: {segment_every}\n")
+    config.write_text(yaml.safe_dump(doc))
     out = tmp / name
     semslam("run", str(sequence), "--out", str(out), "--instances", spec, "-c", str(config))
     summary = json.loads((out / "summary.json").read_text())
@@ -96,16 +124,30 @@ def main() -> None:
     parser.add_argument("--segment-every", type=int, default=1, help="objects.segment_every of the runs")
     parser.add_argument("--configs", default="none,noisy,perfect", help="which of none, noisy, perfect to run")
     parser.add_argument("--keep", type=Path, default=None, help="copy the run folders here")
+    parser.add_argument("--sequence", type=Path, default=None,
+                        help="run on this synthetic sequence (written by `semslam synth`) instead of making one "
+                        "(its frames, trajectory, frames/s, speed and size replace the options')")
     parser.add_argument("--worker", choices=["thread", "process"], default="process")
+    parser.add_argument("--async", dest="wait", action="store_false",
+                        help="the instance worker runs asynchronously (objects.wait_for_instances off): the cost "
+                        "as in a live run, but the objects depend on the machine's load")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="a config override for the runs (repeatable), e.g. map.unstable_time_object=200")
     parser.add_argument("--out", type=Path, default=RESULTS / f"objects_{platform.node() or 'host'}.json")
     args = parser.parse_args()
+    if args.sequence is not None:  # the sequence's own settings
+        made = json.loads((args.sequence / "semslam.json").read_text())["config"]
+        args.frames, args.trajectory, args.fps, args.speed = made["frames"], made["trajectory"], made["fps"], made["speed"]
+        args.width, args.height = made["width"], made["height"]
     with tempfile.TemporaryDirectory(prefix="bench_objects_") as tmp:
         tmp = Path(tmp)
         fps = args.fps or {"tour": 15.0, "orbit": 30.0, "scan": 30.0}[args.trajectory]
         speed = args.speed or {"tour": 0.3, "orbit": 0.25, "scan": 0.3}[args.trajectory]
-        sequence = make_sequence(tmp, args.frames, args.width, args.height, args.trajectory, fps, speed)
+        sequence = args.sequence or make_sequence(tmp, args.frames, args.width, args.height, args.trajectory, fps,
+                                                  speed)
         names = args.configs.split(",")
-        rows = [run_config(name, spec, sequence, tmp, args.worker, args.fuse_depth_max, args.segment_every, args.keep)
+        rows = [run_config(name, spec, sequence, tmp, args.worker, args.fuse_depth_max, args.segment_every, args.keep,
+                           args.wait, args.set)
                 for name, spec in CONFIGS.items() if name in names]
     for row in rows:
         if row.get("per_object"):
@@ -115,7 +157,8 @@ def main() -> None:
                                                     if v is not None))
     print(f"\nsynthetic room, {args.trajectory} of {args.frames} frames {args.width}x{args.height} at {fps:g} frames/s, "
           f"{speed:g} m/s, fuse_depth_max {args.fuse_depth_max:g} m, segment_every {args.segment_every}; "
-          f"instance worker: {args.worker}")
+          f"instance worker: {args.worker}, {'waited for (objects.wait_for_instances)' if args.wait else 'asynchronous'}"
+          + (f"; {' '.join(args.set)}" if args.set else ""))
     print_table(rows, [("config", "config"), ("fps", "frames/s", ".2f"), ("frames_applied", "applied"),
                        ("frames_skipped_queue_full", "skipped"), ("segment_ms_mean", "segment ms", ".1f"),
                        ("objects_ms_per_frame", "objects ms/frame", ".1f"), ("present", "present"),
@@ -126,7 +169,8 @@ def main() -> None:
     path = save_json(args.out, {"commit": git_commit(), "machine": machine(), "frames": args.frames,
                                 "size": [args.width, args.height], "trajectory": args.trajectory, "fps": fps,
                                 "speed": speed, "fuse_depth_max": args.fuse_depth_max,
-                                "segment_every": args.segment_every, "worker": args.worker, "rows": rows})
+                                "segment_every": args.segment_every, "worker": args.worker,
+                                "wait_for_instances": args.wait, "settings": args.set, "rows": rows})
     print(f"saved {path}")
 
 

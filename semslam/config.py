@@ -286,8 +286,9 @@ class MapConfig(_Section):
         20, ge=0, description="frames; unstable surfels not updated for longer are removed (copy_unstable.vert 20)"
     )
     unstable_time_object: int = Field(
-        20, ge=0, description="frames; the same for unstable surfels that belong to an object (instance id >= 0): "
-        "things confirmed by detections but seen from afar seldom reach the confidence threshold"
+        200, ge=0, description="frames; the same for unstable surfels that belong to an object (instance id >= 0): "
+        "things confirmed by detections but seen from afar seldom reach the confidence threshold (200 = time_window; "
+        "a map without objects has none of these, so dense SLAM is unchanged)"
     )
     merge_depth: float = Field(
         0.01, gt=0, description="m; an older stable surfel less than this behind a surfel overlaps it "
@@ -505,6 +506,12 @@ class ObjectsConfig(_WorkerSection):
     queue_size: int = Field(
         2, ge=1, description="frames waiting for the instance segmenter; a full queue skips the frame (never blocks)"
     )
+    wait_for_instances: bool = Field(
+        False, description="offline runs: each due frame's instances are applied before the next frame is tracked "
+        "(tracking waits for the instance segmenter, run in a thread); the object map then depends on the sequence "
+        "alone, not on the machine's load (asynchronously, detections reach the map a load-dependent number of "
+        "frames late)"
+    )
     detection_score: float = Field(0.25, gt=0, lt=1, description="YOLO: minimum class score (YOLOv8 predict: 0.25)")
     detection_iou: float = Field(0.7, gt=0, lt=1, description="YOLO: class-aware NMS IoU threshold (YOLOv8: 0.7)")
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="YOLO: threshold on the sigmoid mask")
@@ -572,6 +579,14 @@ class ObjectsConfig(_WorkerSection):
         0.5, gt=0, le=1, description="same-class objects also merge when this fraction of the smaller one's box "
         "lies inside the other's (one thing found again as a new object whose surfels are too few to overlap)"
     )
+    merge_cover: float = Field(
+        0.6, gt=0, le=1, description="a detection matched to an object covers another object of its class when its "
+        "mask holds this fraction of the other's visible pixels ..."
+    )
+    merge_codetections: int = Field(
+        3, ge=0, description="... and same-class objects covered together by this many detections merge (one thing "
+        "mapped as two: a chair's back found while its seat was hidden); 0: never"
+    )
     fragment_touch: float = Field(
         0.05, gt=0, le=1, description="at the end, a same-class object with more than this fraction of its surfels "
         "within fragment_distance of another's ..."
@@ -585,10 +600,21 @@ class ObjectsConfig(_WorkerSection):
     box_keep: float = Field(
         0.03, gt=0, le=1, description="an object's box holds its clusters of at least this fraction of its largest"
     )
+    box_strip_depth: float = Field(
+        0.25, ge=0, lt=1, description="an object's box leaves out the end slices (box_voxel thick) of its surfels "
+        "that are a sheet thinner than this fraction of its median slice, at its back or front (the wall beside a "
+        "thing, given to it where its mask met the wall behind it); 0: off"
+    )
     floor_band: float = Field(
         0.03, ge=0, description="m; an object's surfels within this of the floor (the commonest surfel height) are "
         "left out of its box, and a box ending this plus 2 box_voxel above the floor reaches down to it; 0: off"
     )
+    support_min_surfels: int = Field(
+        10, ge=0, description="a box whose bottom floats reaches down to what holds it up: the first level below it "
+        "with this many other surfels round its footprint (a table's top, a shelf, the wall below a window), else "
+        "the floor (the thin legs or stand it stands on seldom reach the map); 0: off"
+    )
+    support_reach: float = Field(0.06, ge=0, description="m; ... in its footprint grown by this (under it, it hides them)")
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
     up: Literal["auto", "camera"] = Field(
         "auto", description="world up of the gravity-aligned boxes: auto = the mean surfel normal within up_cone_deg "

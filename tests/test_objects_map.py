@@ -52,7 +52,9 @@ def test_bookkeeping_follows_surfel_removal_and_merging():
         "init_times": np.zeros(2 * n, np.int32), "last_update_times": np.zeros(2 * n, np.int32),
         "instance_ids": np.r_[np.full(n, 1), np.full(n, 2)].astype(np.int32),
     }  # fmt: skip
-    smap = SurfelMap(Config().map)
+    # object surfels' own clean-up window (map.unstable_time_object) shorter than the active window,
+    # so that the clean-up at frame 100 reaches them
+    smap = SurfelMap(Config().map.model_copy(update={"unstable_time_object": 50}))
     smap.set_surfels(surfels)
     om = ObjectMap(NYU40, ObjectsConfig(min_detections=1))
     for o in (1, 2):
@@ -160,3 +162,109 @@ def test_refinement_moves_only_the_border():
     new = refine_mask(mask, segments, ObjectsConfig(refine_band=5))
     assert new[mask].all() and not new[:, 48:].any() and new[5:55, 42:47].all()  # the border moved by 5 px at most
     assert not new[:, :3].any() and not new[:, 47:].any()
+
+
+def test_box_reaches_down_to_what_holds_it_up():
+    """rest_on_support: a chair seen without its legs (its seat and back float above the floor)
+    reaches down to the floor; a monitor seen without its stand to the desk top round it; a box
+    lying on a table and a window above the wall running on below it keep their boxes."""
+    from semslam.objects.object_map import rest_on_support
+
+    rng = np.random.default_rng(3)
+
+    def plate(x, y, z, n=1500):  # uniform points in the box x, y, z: (lo, hi) pairs
+        return np.c_[rng.uniform(*x, n), rng.uniform(*y, n), rng.uniform(*z, n)]
+
+    floor = np.c_[rng.uniform(-2, 2, (40000, 2)), rng.normal(0.0, 0.003, 40000)]
+    desk_top = plate((-1.0, 0.0), (-2.0, -1.4), (0.745, 0.755), 6000)
+    table_top = plate((0.5, 1.5), (0.5, 1.5), (0.735, 0.745), 6000)
+    wall = plate((1.995, 2.005), (-2, 2), (0.0, 2.5), 20000)
+    room = np.r_[floor, desk_top, table_top, wall]
+
+    def box_of(points):
+        return oriented_box(points, trim=0.0)
+
+    chair = box_of(np.r_[plate((-0.2, 0.2), (-0.2, 0.2), (0.44, 0.46)), plate((-0.2, 0.2), (0.19, 0.21), (0.46, 0.9))])
+    held = rest_on_support(chair, room, 0.0, 0.03, 10, 0.06)
+    assert abs(held.extent[2] - 0.9) < 0.02 and abs(held.centre[2] - 0.45) < 0.01
+    np.testing.assert_allclose(held.extent[:2], chair.extent[:2])
+    monitor = box_of(plate((-0.8, -0.25), (-1.75, -1.7), (0.85, 1.2)))  # its stand not mapped
+    held = rest_on_support(monitor, room, 0.0, 0.03, 10, 0.06)
+    assert abs(held.centre[2] - held.extent[2] / 2 - 0.75) < 0.01 and abs(held.extent[2] - 0.45) < 0.02
+    box = box_of(plate((0.8, 1.1), (0.8, 1.0), (0.745, 0.84)))
+    assert rest_on_support(box, room, 0.0, 0.03, 10, 0.06) is box
+    window = box_of(plate((1.96, 2.0), (-0.6, 0.6), (0.9, 2.0)))
+    assert rest_on_support(window, room, 0.0, 0.03, 10, 0.06) is window
+    assert rest_on_support(chair, room[:0], None, 0.03, 10, 0.06) is chair  # no floor known, nothing under it
+
+
+def test_objects_covered_together_by_detections_merge():
+    """One chair mapped as two objects (its back found as a new object while the seat was hidden):
+    detections that cover both count for the pair, and after objects.merge_codetections of them
+    the two merge; a same-class object beside the mask is not counted."""
+    from semslam.segmentation.base import InstanceMask, Segmentation
+
+    chair = NYU40.id_of("chair")
+    cfg = ObjectsConfig(refine_masks=False, min_mask_pixels=10, visible_min_pixels=10, maintain_every=1000)
+    om = ObjectMap(NYU40, cfg)
+    h, w = 20, 30
+    v, u = np.mgrid[0:h, 0:w]
+    vertices = np.stack([(u - w / 2) * 0.01, (v - h / 2) * 0.01, np.full((h, w), 1.0)], -1).astype(np.float32)
+    positions = vertices.reshape(-1, 3).copy()
+    index_map = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    ids = np.full(h * w, -1, np.int32)
+    seat, back, other = index_map[10:18, 2:12], index_map[2:10, 2:12], index_map[2:18, 20:28]
+    for o, part in ((1, seat), (2, back), (3, other)):
+        ids[part.ravel()] = o
+        om.objects[o] = MapObject(o, np.eye(len(NYU40))[chair] * 0.9 + 0.1 / len(NYU40), 0, 0, detections=5,
+                                  expected=5)
+    om._next_id = 4
+    om.maintain(positions, ids)
+    assert sorted(om.objects) == [1, 2, 3]  # their surfels barely touch: not merged on geometry
+    mask = np.zeros((h, w), bool)
+    mask[2:18, 2:12] = True  # the whole chair
+    for k in range(cfg.merge_codetections):
+        seg = Segmentation(np.full((h, w, len(NYU40)), 1 / len(NYU40), np.float32), NYU40,
+                           [InstanceMask(mask.copy(), chair, 0.9)])
+        om.integrate(seg, k, index_map, positions, ids, vertices, np.eye(4))
+    assert om.codetected == {(1, 2): cfg.merge_codetections}
+    assert ObjectMap.from_state(om.state(), NYU40, cfg).codetected == om.codetected  # saved with the map
+    om.maintain(positions, ids)
+    assert sorted(om.objects) == [1, 3] and np.all(ids[back.ravel()] == 1) and np.all(ids[other.ravel()] == 3)
+    assert om.codetected == {}
+
+
+def test_floor_is_the_lowest_large_level():
+    """A scan facing the walls sees more of a sofa's seat than of the floor: the floor is still
+    the lowest large horizontal level (its surfels spread over a few height bins), not the largest."""
+    from semslam.objects.object_map import floor_level
+
+    rng = np.random.default_rng(4)
+    floor = np.c_[rng.uniform(-3, 3, (4000, 2)), rng.normal(0.0, 0.006, 4000)]
+    seat = np.c_[rng.uniform(0, 2, (8000, 2)), rng.normal(0.42, 0.004, 8000)]
+    walls = np.c_[np.full(60000, 3.0), rng.uniform(-3, 3, 60000), rng.uniform(0, 2.5, 60000)]
+    level = floor_level(np.r_[floor, seat, walls], None)
+    assert level is not None and abs(level) <= 0.02
+    assert abs(floor_level(np.r_[floor, walls], None)) <= 0.02
+
+
+def test_box_leaves_out_the_wall_beside_it():
+    """A night stand against a wall whose masks gave it a strip of the wall beside it (joined to it
+    along its back): its box is the night stand's; a picture on the wall, a sheet itself, keeps
+    its whole width."""
+    from semslam.objects.object_map import object_box
+
+    rng = np.random.default_rng(5)
+
+    def plate(x, y, z, n):
+        return np.c_[rng.uniform(*x, n), rng.uniform(*y, n), rng.uniform(*z, n)]
+
+    stand = np.r_[plate((0, 0.45), (0, 0.005), (0, 0.55), 2000), plate((0, 0.45), (0, 0.43), (0.545, 0.55), 2000),
+                  plate((0, 0.005), (0, 0.43), (0, 0.55), 800), plate((0.445, 0.45), (0, 0.43), (0, 0.55), 800)]
+    strip = plate((0.45, 0.75), (0.43, 0.44), (0.1, 0.5), 600)  # the wall beside it, at its back
+    box = object_box(np.r_[stand, strip], None, 0.03, 0.03, strip_depth=0.25)
+    np.testing.assert_allclose(np.sort(box.extent), [0.44, 0.45, 0.55], atol=0.02)
+    assert object_box(np.r_[stand, strip], None, 0.03, 0.03).extent.max() > 0.7  # without: as wide as both
+    picture = plate((0, 0.7), (0, 0.03), (1.5, 1.95), 3000)
+    box = object_box(picture, None, 0.03, 0.03, strip_depth=0.25)
+    assert abs(box.extent.max() - 0.7) < 0.01

@@ -7,6 +7,8 @@ Per frame, after the frame is fused into the map (`ObjectFusion.step`):
     new objects, instance ids written to the surfels)                               python + core
     submit this frame when it is the k-th (objects.segment_every) and was tracked; a full queue
     skips it (never blocks)
+    objects.wait_for_instances (offline runs): wait for this frame's instances and apply them now,
+    so the object map does not depend on the machine's load
 
 The worker (a child process by default, objects.worker: InstanceSegmentTask) runs the instance
 segmenter, the frame's vertex / normal maps and the snapping of masks to the geometric segments of
@@ -71,6 +73,8 @@ class ObjectFusion(ScheduledSegmenter):
     def __init__(self, config: ObjectsConfig, segmenter, preprocess: PreprocessConfig | None = None,
                  timers: StageTimers | None = None, device: str = "cpu") -> None:
         self.preprocess = preprocess or PreprocessConfig()
+        if config.wait_for_instances:  # waited for: a thread, not a child process at idle priority that
+            config = config.model_copy(update={"worker": "thread"})  # other programs' load would starve
         super().__init__(config, segmenter, InstanceSegmentTask(segmenter, config, self.preprocess, device), "instances")
         self.label_set = segmenter.label_set
         self.timers = timers or StageTimers()
@@ -85,12 +89,15 @@ class ObjectFusion(ScheduledSegmenter):
     def step(self, surfel_map: "SurfelMap", frame: "Frame", T_world_cam: np.ndarray, time_: int, tracked: bool,
              intrinsics: "Intrinsics") -> None:
         """After frame `time_` is fused: apply finished instance segmentations, submit this frame
-        when it is due. Never waits for the worker."""
+        when it is due. Never waits for the worker, unless objects.wait_for_instances (then this
+        frame's instances are applied before it returns)."""
         self._frames += 1
         if self._up_guess is None:  # the first camera's up (-y) in the world
             self._up_guess = np.asarray(T_world_cam, np.float64)[:3, :3] @ np.array([0.0, -1.0, 0.0])
         self._apply(surfel_map, self._outputs(self._worker.ready()), intrinsics)
         self._offer(frame, T_world_cam, time_, tracked)
+        if self.config.wait_for_instances:  # offline: this frame's instances before the next frame
+            self._apply(surfel_map, self._outputs(self._worker.drain()), intrinsics)
 
     def finish(self, surfel_map: "SurfelMap", intrinsics: "Intrinsics") -> None:
         """End of the run: apply the pending frames, then the object map's final drop / merge / box pass."""

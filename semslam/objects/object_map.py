@@ -23,13 +23,18 @@ One segmented frame (after fusion, with the index map at the frame's pose):
      the mask (`_release`); an unmatched one with a score of at least `new_object_score` starts an
      object;
   4. every object covering at least `visible_min_pixels` of the index map was expected to be
-     seen (Fusion++'s existence: detections / expected).
+     seen (Fusion++'s existence: detections / expected); a matched detection whose mask covers
+     most of another object of its class (`merge_cover` of its visible pixels) counts one
+     detection of both (`codetected`).
 Every `maintain_every` frames and at the end: surfel counts and oriented boxes from the surfels;
 objects with too low an existence, too few surfels or (at the end) too few detections are dropped
-and their surfels freed; same-class objects whose surfels overlap, or whose boxes nest, are merged;
-at the end also a same-class fragment beside an object detected many times as often.
+and their surfels freed; same-class objects whose surfels overlap, whose boxes nest, or that
+`merge_codetections` detections covered together are merged; at the end also a same-class
+fragment beside an object detected many times as often.
 Boxes (`object_box`): gravity-aligned, untrimmed, from the object's main clusters of surfels above
-the floor (`floor_level`), down to the floor when they stand on it.
+the floor (`floor_level`), down to the floor when they stand on it; a box that ends in the air
+reaches down to what holds it up (`rest_on_support`: the legs or stand it stands on are seldom
+mapped).
 """
 
 from __future__ import annotations
@@ -125,26 +130,59 @@ def main_clusters(points: np.ndarray, voxel: float, keep: float, link: float = 1
 
 
 def floor_level(positions: np.ndarray, up: np.ndarray | None, bin_size: float = 0.02,
-                share: float = 0.05) -> float | None:
-    """The floor's height along `up` (world z when None): the top of the most common height bin
-    (`bin_size` m) of the surfels (N, 3), when it holds at least `share` of them (the floor is the
-    largest horizontal surface a room's map holds); None otherwise."""
+                share: float = 0.02) -> float | None:
+    """The floor's height along `up` (world z when None): the top of the fullest height bin
+    (`bin_size` m) of the lowest layer of bins that each hold at least `share` of the surfels
+    (N, 3) — the floor is the lowest large horizontal surface of a room's map, though not always
+    the largest (a scan facing the walls sees more of a sofa's seat than of the floor); its
+    surfels spread over a few bins (depth noise). None when no bin holds that many."""
     p = np.asarray(positions, np.float64)
     if len(p) == 0:
         return None
     z = up_frame(up)[:, 2]
     values, counts = np.unique(np.floor(p @ z / bin_size).astype(np.int64), return_counts=True)
-    k = int(np.argmax(counts))
-    return float((values[k] + 1) * bin_size) if counts[k] >= share * len(p) else None
+    large = np.flatnonzero(counts >= share * len(p))
+    if not len(large):
+        return None
+    layer = large[: np.argmax(np.r_[np.diff(values[large]) > 1, True]) + 1]  # the lowest run of adjacent bins
+    return float((values[layer[np.argmax(counts[layer])]] + 1) * bin_size)
+
+
+def trim_wall_strips(points: np.ndarray, box: OrientedBox, step: float, thin: float) -> np.ndarray:
+    """bool (N,): the points (N, 3) of `box` (gravity-aligned) less the strips of a wall beside the
+    object: along each horizontal axis of the box, the end slices (`step` m) whose points lie in
+    a sheet thinner than `thin` x the median slice's depth (the other horizontal axis) at the box's
+    back or front, from each end inwards up to the first slice as deep as the object. A mask that
+    meets the wall behind a thing gives it the wall's surfels beside it, joined to it along its
+    back (a night stand's box as wide as it and the wall beside it); a thing that is a sheet
+    itself (a picture, a door) has thin slices all along and keeps them."""
+    local = (np.asarray(points, np.float64) - box.centre) @ box.rotation
+    keep = np.ones(len(local), bool)
+    for k, j in ((0, 1), (1, 0)):
+        n = max(int(np.ceil(box.extent[k] / step)), 1)
+        slices = np.clip(((local[:, k] + box.extent[k] / 2) / step).astype(np.int64), 0, n - 1)
+        depth = np.full(n, np.nan)
+        side = np.zeros(n)
+        for i in np.unique(slices):
+            v = local[slices == i, j]
+            depth[i] = v.max() - v.min()
+            side[i] = abs(v.mean()) / (box.extent[j] / 2)
+        deep = np.nanmedian(depth)
+        strip = (depth < thin * deep) & (side > 0.5)  # a thin sheet off the box's middle: at its back or front
+        strip[np.isnan(depth)] = True  # empty slices between a strip and the end go with it
+        lo = np.argmax(~strip) if not strip.all() else n
+        hi = n - np.argmax(~strip[::-1]) if not strip.all() else 0
+        keep &= (slices >= lo) & (slices < hi)
+    return keep if keep.sum() >= 4 else np.ones(len(local), bool)
 
 
 def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: float, floor: float | None = None,
-               band: float = 0.03) -> OrientedBox:
+               band: float = 0.03, strip_depth: float = 0.0) -> OrientedBox:
     """The oriented box of an object's surfels (N, 3): the gravity-aligned box (`oriented_box`,
     untrimmed) of its main clusters (`main_clusters`). Untrimmed: an object's surfels lie on its
     surfaces, densest on the faces seen most, and quantiles of them cut off the faces seen least
-    (a bed's top seen at a grazing angle); the stray patches are gone by clusters instead.
-    With the `floor` height (along `up`; `floor_level`): the surfels within `band` above it are
+    (a bed's top seen at a grazing angle); the stray patches are gone by clusters instead, and
+    with `strip_depth` > 0 the strips of a wall beside it (`trim_wall_strips`). With the `floor` height (along `up`; `floor_level`): the surfels within `band` above it are
     the floor around the object's feet (a mask is never exact there, and the floor joins every
     leg into one cluster with it), left out; a box whose bottom ends within band + 2 voxels of
     the floor stands on it and reaches down to it."""
@@ -154,7 +192,12 @@ def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: fl
         above = p @ z > floor + band
         if above.sum() >= 4:
             p = p[above]
-    box = oriented_box(p[main_clusters(p, voxel, keep)], trim=0.0, up=up)
+    p = p[main_clusters(p, voxel, keep)]
+    box = oriented_box(p, trim=0.0, up=up)
+    if strip_depth > 0:
+        inner = trim_wall_strips(p, box, voxel, strip_depth)
+        if not inner.all():
+            box = oriented_box(p[inner], trim=0.0, up=up)
     if floor is not None:
         lo = box.centre @ z - box.extent[2] / 2  # the box's third axis is up
         if lo <= floor + band + 2 * voxel:
@@ -162,6 +205,42 @@ def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: fl
             box = OrientedBox(box.centre + z * ((floor - lo) / 2), np.array([box.extent[0], box.extent[1], hi - floor]),
                               box.rotation)
     return box
+
+
+def rest_on_support(box: OrientedBox, others: np.ndarray, floor: float | None, voxel: float, min_surfels: int,
+                    reach: float) -> OrientedBox:
+    """`box` (gravity-aligned: its third axis up) reaching down to what holds it up: an object's
+    surfels are what the camera saw of it, and the thin parts it stands on (a chair's legs, a
+    monitor's stand) seldom make it into the map (too thin for the depth's filter, or seen too
+    rarely to become stable), so its box ends in the air. What holds it up: the first level
+    (`voxel` m bins, from the box's bottom down) where at least `min_surfels` of `others` (N, 3:
+    the map's other surfels) lie within a level of it in the box's footprint grown by `reach` m
+    (under the box itself the object hides it): a table's top round a box on it, a shelf under
+    books, the wall running on below a window or a picture (which thus keep their box); else the
+    `floor` (a height along up; None: no floor known, nothing changes)."""
+    z = box.rotation[:, 2]
+    half = box.extent / 2
+    local = (np.asarray(others, np.float64) - box.centre) @ box.rotation
+    bottom = -half[2]
+    grown = np.all(np.abs(local[:, :2]) <= half[:2] + reach, axis=1) & (local[:, 2] <= bottom + voxel)
+    support = None if floor is None else floor - box.centre @ z  # in the box's frame
+    if support is not None:
+        grown &= local[:, 2] > support + voxel / 2  # the floor's own surfels are the floor
+    if grown.any():
+        h = local[grown, 2]
+        level = np.floor(h / voxel).astype(np.int64)
+        counts = np.bincount(level - level.min())
+        near = counts + np.r_[counts[1:], 0] + np.r_[0, counts[:-1]]  # within a level
+        held = np.flatnonzero(near >= min_surfels)
+        if len(held):
+            lv = held[-1]  # the highest
+            window = np.abs(level - level.min() - lv) <= 1
+            support = float(np.median(h[window]))
+    if support is None or bottom - support < 2 * voxel:
+        return box  # nothing known under it, or it rests on it already
+    top = half[2]
+    return OrientedBox(box.centre + z * ((top + support) / 2), np.array([box.extent[0], box.extent[1], top - support]),
+                       box.rotation)
 
 
 def box_overlap(a: "OrientedBox", b: "OrientedBox", samples: int = 12) -> float:
@@ -360,6 +439,8 @@ class ObjectMap:
         self._frames_since_maintain = 0
         self.dropped = 0  # totals over the run (maintain)
         self.merged = 0
+        # (smaller id, larger id) of same-class objects: how many detections covered both (merge_cover)
+        self.codetected: dict[tuple[int, int], int] = {}
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -462,6 +543,7 @@ class ObjectMap:
             instance_ids[surfels] = o
             if d in matched_d:
                 stats.released += self._release(o, mask, support, owner, index_map, instance_ids, union - mask)
+        self._count_codetections(matched_d, masks, owner, obj_pixels)
         for o, n in obj_pixels.items():
             if o in self.objects and n >= c.visible_min_pixels:
                 self.objects[o].expected += 1
@@ -472,6 +554,23 @@ class ObjectMap:
         if self._frames_since_maintain >= c.maintain_every:
             self.maintain(positions, instance_ids)
         return stats
+
+    def _count_codetections(self, matched_d: dict[int, int], masks: list[np.ndarray], owner: np.ndarray,
+                            obj_pixels: dict[int, int]) -> None:
+        """For each matched detection, the other objects of its object's class whose visible pixels
+        it covers for at least objects.merge_cover: one more detection of both (`codetected`). One
+        thing mapped as two objects (a chair's back found as a new object while its seat was
+        hidden, then seen together) is covered by one mask again and again; `maintain` merges them."""
+        c = self.config
+        for d, o in matched_d.items():
+            cls = self.objects[o].class_id
+            for o2 in np.unique(owner[masks[d] & (owner > 0)]):
+                o2 = int(o2)
+                if o2 == o or o2 not in self.objects or self.objects[o2].class_id != cls:
+                    continue
+                if np.sum(masks[d] & (owner == o2)) >= c.merge_cover * obj_pixels[o2]:
+                    key = (min(o, o2), max(o, o2))
+                    self.codetected[key] = self.codetected.get(key, 0) + 1
 
     def _release(self, o: int, mask: np.ndarray, support: np.ndarray, owner: np.ndarray, index_map: np.ndarray,
                  instance_ids: np.ndarray, others: np.ndarray) -> int:
@@ -528,6 +627,7 @@ class ObjectMap:
         return {"label_set": self.label_set.name, "next_id": self._next_id,
                 "up": None if self.up is None else [float(v) for v in self.up],
                 "dropped": self.dropped, "merged": self.merged,
+                "codetected": [[a, b, n] for (a, b), n in sorted(self.codetected.items())],
                 "objects": [self.objects[o].state() for o in sorted(self.objects)]}
 
     @classmethod
@@ -540,6 +640,7 @@ class ObjectMap:
         om._next_id = int(state["next_id"])
         om.up = None if state.get("up") is None else np.asarray(state["up"], np.float64)
         om.dropped, om.merged = int(state.get("dropped", 0)), int(state.get("merged", 0))
+        om.codetected = {(int(a), int(b)): int(n) for a, b, n in state.get("codetected", [])}
         return om
 
     def _new_object(self, frame_index: int) -> int:
@@ -582,13 +683,14 @@ class ObjectMap:
         alive[list(self.objects)] = True
         gone = (instance_ids > 0) & ~alive[np.clip(instance_ids, 0, len(alive) - 1)]
         instance_ids[gone] = -1
+        self.codetected = {k: n for k, n in self.codetected.items() if k[0] in self.objects and k[1] in self.objects}
         # merge same-class objects whose surfels overlap, or the box of the smaller lies in the other's
         ids = sorted(self.objects, key=lambda o: -self.objects[o].surfel_count)
         pts = {o: positions[instance_ids == o] for o in ids}
         floor = floor_level(positions, self.up) if c.floor_band > 0 else None
 
         def box_of(p: np.ndarray) -> OrientedBox:
-            return object_box(p, self.up, c.box_voxel, c.box_keep, floor, c.floor_band)
+            return object_box(p, self.up, c.box_voxel, c.box_keep, floor, c.floor_band, c.box_strip_depth)
 
         boxes = {o: box_of(p) if len(p) >= 4 else None for o, p in pts.items()}
         for i, a in enumerate(ids):
@@ -596,6 +698,12 @@ class ObjectMap:
                 continue
             for b in ids[i + 1:]:
                 if b not in self.objects or self.objects[a].class_id != self.objects[b].class_id:
+                    continue
+                if self.codetected.get((min(a, b), max(a, b)), 0) >= c.merge_codetections > 0:
+                    self._merge(a, b, instance_ids)
+                    pts[a] = np.concatenate([pts[a], pts[b]])
+                    boxes[a] = box_of(pts[a]) if len(pts[a]) >= 4 else None
+                    merged += 1
                     continue
                 if not len(pts[a]) or not len(pts[b]):
                     continue
@@ -619,12 +727,24 @@ class ObjectMap:
                     boxes[a] = box_of(pts[a])
                     merged += 1
         for o, obj in self.objects.items():
-            p = positions[instance_ids == o]
+            mine = instance_ids == o
+            p = positions[mine]
             obj.surfel_count = len(p)
             obj.box = box_of(p) if len(p) >= 4 else None
+            if obj.box is not None and c.support_min_surfels > 0:
+                obj.box = self._supported(obj.box, positions, ~mine, floor)
         self.dropped += dropped
         self.merged += merged
         return {"dropped": dropped, "merged": merged}
+
+    def _supported(self, box: OrientedBox, positions: np.ndarray, others: np.ndarray, floor: float | None) -> OrientedBox:
+        """`rest_on_support` with the surfels `others` (N,) bool of positions (N, 3) near the box."""
+        c = self.config
+        radius = np.linalg.norm(box.extent[:2]) / 2 + c.support_reach
+        z = box.rotation[:, 2]
+        d = positions.astype(np.float64) - box.centre
+        near = others & (np.linalg.norm(d - np.outer(d @ z, z), axis=1) <= radius) & (d @ z < box.extent[2] / 2)
+        return rest_on_support(box, positions[near], floor, c.box_voxel, c.support_min_surfels, c.support_reach)
 
     def _merge(self, keep: int, other: int, instance_ids: np.ndarray) -> None:
         a, b = self.objects[keep], self.objects.pop(other)
@@ -637,6 +757,13 @@ class ObjectMap:
         a.first_frame, a.last_frame = min(a.first_frame, b.first_frame), max(a.last_frame, b.last_frame)
         a.frames = sorted(set(a.frames) | set(b.frames))
         instance_ids[instance_ids == other] = keep
+        for (x, y), n in list(self.codetected.items()):  # the other's counts become keep's
+            if other in (x, y):
+                del self.codetected[(x, y)]
+                z = y if x == other else x
+                if z != keep:
+                    pair = (min(z, keep), max(z, keep))
+                    self.codetected[pair] = self.codetected.get(pair, 0) + n
 
     def finish(self, positions: np.ndarray, instance_ids: np.ndarray) -> dict:
         """The end-of-sequence pass: maintain with the min_detections rule."""
