@@ -158,9 +158,10 @@ def assert_rows_follow_surfels(got: dict, expected_rows: dict, probability_dtype
 @pytest.mark.parametrize("probability_dtype", DTYPES)
 def test_rows_stay_aligned_through_fuse_clean_and_set_surfels(device, probability_dtype):
     s, n = clean_scene(num_classes=C)
-    s["instance_ids"] = np.arange(len(s["radii"]), dtype=np.int32)
-    s["class_probs"] = row_of(s["instance_ids"])
-    m = SurfelMap(MapConfig(), device, num_classes=C, probability_dtype=probability_dtype)
+    s["instance_ids"] = np.arange(len(s["radii"]), dtype=np.int32)  # identities, not objects:
+    s["class_probs"] = row_of(s["instance_ids"])  # their unstable surfels get the window of no object
+    cfg = MapConfig(unstable_time_object=MapConfig().unstable_time)
+    m = SurfelMap(cfg, device, num_classes=C, probability_dtype=probability_dtype)
     m.set_surfels(s)
     rows = {int(i): r for i, r in zip(s["instance_ids"], s["class_probs"].astype(probability_dtype))}
     # a label update on what is visible, recorded by identity
