@@ -175,18 +175,25 @@ void ReduceSum(const Device& /*device*/, int64_t n, const F& f, double* out) {
     if (n <= 0) return;
     const int64_t runs = (n + kSumRun - 1) / kSumRun;
     std::vector<double> partials(static_cast<size_t>(runs) * N, 0.0);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t run = 0; run < runs; ++run) {
-        double acc[N];
-        for (int k = 0; k < N; ++k) acc[k] = 0.0;
-        float row[N];
-        const int64_t begin = run * kSumRun, end = begin + kSumRun < n ? begin + kSumRun : n;
-        for (int64_t i = begin; i < end; ++i) {
-            if (f(i, row)) {
-                for (int k = 0; k < N; ++k) acc[k] += row[k];
+#pragma omp parallel
+    {
+        // A copy of the closure per thread whose address does not escape: its captured values stay
+        // in registers. Through the reference they would be reloaded after every store of the body
+        // (a float or byte store may alias the closure's members as far as the compiler knows).
+        const F body = f;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t run = 0; run < runs; ++run) {
+            double acc[N];
+            for (int k = 0; k < N; ++k) acc[k] = 0.0;
+            float row[N];
+            const int64_t begin = run * kSumRun, end = begin + kSumRun < n ? begin + kSumRun : n;
+            for (int64_t i = begin; i < end; ++i) {
+                if (body(i, row)) {
+                    for (int k = 0; k < N; ++k) acc[k] += row[k];
+                }
             }
+            for (int k = 0; k < N; ++k) partials[static_cast<size_t>(run) * N + k] = acc[k];
         }
-        for (int k = 0; k < N; ++k) partials[static_cast<size_t>(run) * N + k] = acc[k];
     }
     for (int64_t run = 0; run < runs; ++run) {
         for (int k = 0; k < N; ++k) out[k] += partials[static_cast<size_t>(run) * N + k];
@@ -203,14 +210,18 @@ void ReduceAccumulate(const Device& /*device*/, int64_t n, const F& f, double* o
     if (n <= 0) return;
     const int64_t runs = (n + kAccumulateRun - 1) / kAccumulateRun;
     std::vector<float> partials(static_cast<size_t>(runs) * N);
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int64_t run = 0; run < runs; ++run) {
-        float acc[N];
-        for (int k = 0; k < N; ++k) acc[k] = 0.0f;
-        const int64_t begin = run * kAccumulateRun;
-        const int64_t end = begin + kAccumulateRun < n ? begin + kAccumulateRun : n;
-        for (int64_t i = begin; i < end; ++i) f(i, acc);
-        for (int k = 0; k < N; ++k) partials[static_cast<size_t>(run) * N + k] = acc[k];
+#pragma omp parallel
+    {
+        const F body = f;  // in registers: see ReduceSum
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t run = 0; run < runs; ++run) {
+            float acc[N];
+            for (int k = 0; k < N; ++k) acc[k] = 0.0f;
+            const int64_t begin = run * kAccumulateRun;
+            const int64_t end = begin + kAccumulateRun < n ? begin + kAccumulateRun : n;
+            for (int64_t i = begin; i < end; ++i) body(i, acc);
+            for (int k = 0; k < N; ++k) partials[static_cast<size_t>(run) * N + k] = acc[k];
+        }
     }
     for (int64_t run = 0; run < runs; ++run) {  // in run order, whatever thread summed each run
         for (int k = 0; k < N; ++k) out[k] += partials[static_cast<size_t>(run) * N + k];
@@ -293,12 +304,13 @@ void ReduceNormalEquations(const Device& /*device*/, int64_t n, const F& f, doub
     {
         std::vector<NormalEquationRows<T>> storage(1);  // 16 KB per term: on the heap, not the stack
         NormalEquationRows<T>& rows = storage[0];
+        const F body = f;  // in registers: see ReduceSum
 #pragma omp for schedule(dynamic, 4)
         for (int64_t run = 0; run < runs; ++run) {
             rows.Clear();
             const int64_t begin = run * kAccumulateRun;
             const int64_t end = begin + kAccumulateRun < n ? begin + kAccumulateRun : n;
-            for (int64_t i = begin; i < end; ++i) f(i, rows);
+            for (int64_t i = begin; i < end; ++i) body(i, rows);
             rows.Sum(partials.data() + static_cast<size_t>(run) * N);
         }
     }
