@@ -182,8 +182,9 @@ def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: fl
     untrimmed) of its main clusters (`main_clusters`). Untrimmed: an object's surfels lie on its
     surfaces, densest on the faces seen most, and quantiles of them cut off the faces seen least
     (a bed's top seen at a grazing angle); the stray patches are gone by clusters instead, and
-    with `strip_depth` > 0 the strips of a wall beside it (`trim_wall_strips`). With the `floor` height (along `up`; `floor_level`): the surfels within `band` above it are
-    the floor around the object's feet (a mask is never exact there, and the floor joins every
+    with `strip_depth` > 0 the strips of a wall beside it (`trim_wall_strips`). With the `floor`
+    height (along `up`; `floor_level`): the surfels within `band` above it are the floor around
+    the object's feet (a mask is never exact there, and the floor joins every
     leg into one cluster with it), left out; a box whose bottom ends within band + 2 voxels of
     the floor stands on it and reaches down to it."""
     p = np.asarray(points, np.float64)
@@ -241,6 +242,11 @@ def rest_on_support(box: OrientedBox, others: np.ndarray, floor: float | None, v
     top = half[2]
     return OrientedBox(box.centre + z * ((top + support) / 2), np.array([box.extent[0], box.extent[1], top - support]),
                        box.rotation)
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    """The key of two objects in ObjectMap.codetected: (smaller id, larger id)."""
+    return (a, b) if a < b else (b, a)
 
 
 def box_overlap(a: "OrientedBox", b: "OrientedBox", samples: int = 12) -> float:
@@ -569,8 +575,7 @@ class ObjectMap:
                 if o2 == o or o2 not in self.objects or self.objects[o2].class_id != cls:
                     continue
                 if np.sum(masks[d] & (owner == o2)) >= c.merge_cover * obj_pixels[o2]:
-                    key = (min(o, o2), max(o, o2))
-                    self.codetected[key] = self.codetected.get(key, 0) + 1
+                    self.codetected[_pair(o, o2)] = self.codetected.get(_pair(o, o2), 0) + 1
 
     def _release(self, o: int, mask: np.ndarray, support: np.ndarray, owner: np.ndarray, index_map: np.ndarray,
                  instance_ids: np.ndarray, others: np.ndarray) -> int:
@@ -693,38 +698,41 @@ class ObjectMap:
             return object_box(p, self.up, c.box_voxel, c.box_keep, floor, c.floor_band, c.box_strip_depth)
 
         boxes = {o: box_of(p) if len(p) >= 4 else None for o, p in pts.items()}
+
+        def same_thing(a: int, b: int) -> bool:
+            """Whether same-class objects a and b are one thing mapped as two."""
+            if self.codetected.get(_pair(a, b), 0) >= c.merge_codetections > 0:
+                return True
+            if not len(pts[a]) or not len(pts[b]):
+                return False
+            lo, hi = pts[a].min(0) - c.match_distance, pts[a].max(0) + c.match_distance
+            if np.any(pts[b].max(0) < lo) or np.any(pts[b].min(0) > hi):
+                return False
+            d, _ = cKDTree(pts[a]).query(pts[b], distance_upper_bound=max(c.match_distance, c.fragment_distance))
+            if np.mean(d <= c.match_distance) > c.merge_overlap:
+                return True
+            if boxes[a] is not None and boxes[b] is not None:
+                small, large = sorted((boxes[a], boxes[b]), key=lambda box: box.volume)
+                if box_overlap(small, large) > c.merge_box_overlap:
+                    return True
+            if not final:
+                return False
+            # a same-class fragment beside an object detected many times as often: a part of it
+            # that a few masks claimed without matching it (a desk's panel, a chair's legs)
+            na, nb = self.objects[a].detections, self.objects[b].detections
+            return bool(np.mean(d <= c.fragment_distance) > c.fragment_touch
+                        and min(na, nb) <= c.fragment_detections * max(na, nb))
+
         for i, a in enumerate(ids):
             if a not in self.objects:
                 continue
             for b in ids[i + 1:]:
                 if b not in self.objects or self.objects[a].class_id != self.objects[b].class_id:
                     continue
-                if self.codetected.get((min(a, b), max(a, b)), 0) >= c.merge_codetections > 0:
+                if same_thing(a, b):
                     self._merge(a, b, instance_ids)
                     pts[a] = np.concatenate([pts[a], pts[b]])
                     boxes[a] = box_of(pts[a]) if len(pts[a]) >= 4 else None
-                    merged += 1
-                    continue
-                if not len(pts[a]) or not len(pts[b]):
-                    continue
-                lo, hi = pts[a].min(0) - c.match_distance, pts[a].max(0) + c.match_distance
-                if np.any(pts[b].max(0) < lo) or np.any(pts[b].min(0) > hi):
-                    continue
-                d, _ = cKDTree(pts[a]).query(pts[b], distance_upper_bound=max(c.match_distance, c.fragment_distance))
-                same = np.mean(d <= c.match_distance) > c.merge_overlap
-                if not same and boxes[a] is not None and boxes[b] is not None:
-                    small, large = sorted((boxes[a], boxes[b]), key=lambda box: box.volume)
-                    same = box_overlap(small, large) > c.merge_box_overlap
-                if not same and final:
-                    # a same-class fragment beside an object detected many times as often: a part of
-                    # it that a few masks claimed without matching it (a desk's panel, a chair's legs)
-                    na, nb = self.objects[a].detections, self.objects[b].detections
-                    same = (np.mean(d <= c.fragment_distance) > c.fragment_touch
-                            and min(na, nb) <= c.fragment_detections * max(na, nb))
-                if same:
-                    self._merge(a, b, instance_ids)
-                    pts[a] = np.concatenate([pts[a], pts[b]])
-                    boxes[a] = box_of(pts[a])
                     merged += 1
         for o, obj in self.objects.items():
             mine = instance_ids == o
@@ -762,8 +770,7 @@ class ObjectMap:
                 del self.codetected[(x, y)]
                 z = y if x == other else x
                 if z != keep:
-                    pair = (min(z, keep), max(z, keep))
-                    self.codetected[pair] = self.codetected.get(pair, 0) + n
+                    self.codetected[_pair(z, keep)] = self.codetected.get(_pair(z, keep), 0) + n
 
     def finish(self, positions: np.ndarray, instance_ids: np.ndarray) -> dict:
         """The end-of-sequence pass: maintain with the min_detections rule."""
