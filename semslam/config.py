@@ -7,17 +7,32 @@ core holds no defaults: it receives these values as plain structs.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import SemslamError
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # fields a section no longer has: {name: why}; a config (a YAML file, a saved run's) that still
+    # sets one loads with a warning, any other unknown field is an error
+    _retired: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls._retired and any(k in data for k in cls._retired):
+            data = dict(data)
+            for name, why in cls._retired.items():
+                if name in data:
+                    del data[name]
+                    warnings.warn(f"config: {cls.__name__}.{name} is ignored: {why}", stacklevel=2)
+        return data
 
 
 class DatasetConfig(_Section):
@@ -498,6 +513,10 @@ class ObjectsConfig(_WorkerSection):
     refined by a geometric segmentation of the depth, associated with map objects that carry class
     beliefs, existence and oriented boxes."""
 
+    _retired: ClassVar[dict[str, str]] = {
+        "class_floor": "an object's class belief is kept as log evidence without a floor (the floor made it forget "
+        "all but the last few detections)"}
+
     instances: str = Field(
         "none", description="instance segmenter: onnx:PATH / yolo:PATH (YOLOv8-seg), oracle[:params] or none"
     )
@@ -548,7 +567,6 @@ class ObjectsConfig(_WorkerSection):
     new_object_score: float = Field(0.5, ge=0, le=1, description="unmatched detections need this score to start an object")
     max_points: int = Field(2000, ge=10, description="detection points (subsampled) used for the 3D agreement test")
     # per-object beliefs
-    class_floor: float = Field(1e-3, ge=0, lt=1, description="class probabilities are kept above this after an update")
     visible_min_pixels: int = Field(
         300, ge=1, description="px; an object is expected to be seen when it covers this many pixels of the index map"
     )
@@ -566,7 +584,13 @@ class ObjectsConfig(_WorkerSection):
     )
     release_margin: int = Field(
         4, ge=-1, description="px; a detection of an object's class frees the object's surfels it shows further than "
-        "this outside its mask and under no other mask (what wider or false masks gave it earlier); -1 = never"
+        "this outside its mask (what wider or false masks gave it earlier), unless another mask of its class covers "
+        "them, or one of another class covers them where they are not the surface measured (ObjectMap._release); "
+        "-1 = never"
+    )
+    release_depth_gap: float = Field(
+        0.05, gt=0, description="m; ... a surfel is the surface measured at its pixel when it lies within this of the "
+        "frame's depth there (the fusion's association gate, map.fuse_depth_gate: the same surface)"
     )
     release_min_cover: float = Field(
         0.5, gt=0, le=1, description="... only when its mask covers this fraction of the object's visible pixels"
@@ -615,6 +639,17 @@ class ObjectsConfig(_WorkerSection):
         "the floor (the thin legs or stand it stands on seldom reach the map); 0: off"
     )
     support_reach: float = Field(0.06, ge=0, description="m; ... in its footprint grown by this (under it, it hides them)")
+    face_band: float = Field(
+        0.08, ge=0, description="m; a box's side moves to the face its surfels show there: the median of the surfels "
+        "within this inside it whose normals point out of it (an untrimmed box ends at the outermost, which lie out "
+        "by about twice the depth noise); 0: off"
+    )
+    face_angle_deg: float = Field(25.0, gt=0, lt=90, description="deg; ... normals within this of the side's own")
+    face_min_surfels: int = Field(10, ge=1, description="... when at least this many do (else the outermost surfel)")
+    face_min_extent: float = Field(
+        0.15, ge=0, description="m; ... only along axes where the box is at least this long (sheets on a wall: a "
+        "picture's, a door's relief is flattened into the wall by the map, their outermost surfels fit them better)"
+    )
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
     up: Literal["auto", "camera"] = Field(
         "auto", description="world up of the gravity-aligned boxes: auto = the mean surfel normal within up_cone_deg "

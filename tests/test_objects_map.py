@@ -35,6 +35,29 @@ def test_class_belief_majority_wins():
         om._update_class(obj, cls, score)
     assert obj.class_id == chair and obj.class_probs[chair] > 0.9
     np.testing.assert_allclose(obj.class_probs.sum(), 1.0)
+    # the evidence does not saturate: 40 chair detections outweigh 3 confident table ones at the end
+    # (a chair tucked under a table, whose masks overlap it), and the belief survives the map state
+    table = NYU40.id_of("table")
+    for k in range(40):
+        om._update_class(obj, chair, 0.6 + 0.01 * (k % 10))
+    for _ in range(3):
+        om._update_class(obj, table, 0.97)
+    assert obj.class_id == chair and obj.class_probs[chair] > 0.999
+    again = MapObject.from_state(obj.state())
+    np.testing.assert_allclose(again.class_log, obj.class_log)
+    for _ in range(8):  # ... and it is not forgotten: as many table detections as that evidence is worth
+        om._update_class(again, table, 0.97)
+    assert again.class_id == chair
+    old = {k: v for k, v in obj.state().items() if k != "class_log"}  # a map state written before class_log
+    assert MapObject.from_state(old).class_id == chair
+
+
+def test_retired_config_field_loads_with_a_warning():
+    with pytest.warns(UserWarning, match="class_floor is ignored"):
+        c = ObjectsConfig(class_floor=1e-3)
+    assert c == ObjectsConfig()
+    with pytest.raises(ValueError):
+        ObjectsConfig(class_flor=1e-3)  # any other unknown field is an error
 
 
 def test_bookkeeping_follows_surfel_removal_and_merging():
@@ -234,6 +257,56 @@ def test_objects_covered_together_by_detections_merge():
     assert om.codetected == {}
 
 
+def test_release_frees_what_another_class_detects_at_its_surface():
+    """A box on a shelf owns a strip of the shelf board (a dilated mask gave it), a strip of the wall
+    beside it, and its own part that a chair in front now hides (the chair not in the map yet: the
+    map shows the box's surfels there). A frame with the box's exact mask, the shelf's and the
+    chair's: the wall strip (under no mask) and the board strip (under the shelf's mask, at its
+    detected depth) are freed, and the shelf's detection takes the board; the hidden part (under
+    the chair's mask, far behind the chair's surface) stays the box's."""
+    from semslam.segmentation.base import InstanceMask, Segmentation
+
+    box_c, shelf_c, chair_c = NYU40.id_of("box"), NYU40.id_of("shelves"), NYU40.id_of("chair")
+    cfg = ObjectsConfig(refine_masks=False, min_mask_pixels=10, visible_min_pixels=10, maintain_every=1000)
+    om = ObjectMap(NYU40, cfg)
+    h, w = 30, 40
+    z = np.full((h, w), 1.5)  # the wall
+    z[14:26, :] = 1.0  # the shelf board's front
+    z[2:14, 6:20] = 0.95  # the box
+    map_z = z.copy()
+    z[2:8, 15:20] = 0.6  # the chair in front of the box's top right corner; the map still shows the box there
+    v, u = np.mgrid[0:h, 0:w]
+
+    def vertex_map(depth):
+        return np.stack([(u - w / 2) * 0.01 * depth, (v - h / 2) * 0.01 * depth, depth], -1).astype(np.float32)
+
+    vertices = vertex_map(z)
+    positions = vertex_map(map_z).reshape(-1, 3).copy()
+    index_map = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    ids = np.full(h * w, -1, np.int32)
+    own, hidden = index_map[2:14, 6:20].ravel(), index_map[2:8, 15:20].ravel()
+    board, wall = index_map[14:17, 6:20].ravel(), index_map[2:14, 20:22].ravel()
+    ids[np.r_[own, board, wall]] = 1
+    ids[np.setdiff1d(index_map[14:26, :].ravel(), board)] = 2
+    for o, cls in ((1, box_c), (2, shelf_c)):
+        om.objects[o] = MapObject(o, np.eye(len(NYU40))[cls] * 0.9 + 0.1 / len(NYU40), 0, 0, detections=5, expected=5)
+    om._next_id = 3
+
+    def mask(rows, cols):
+        m = np.zeros((h, w), bool)
+        m[rows, cols] = True
+        return m
+
+    box_mask = mask(slice(2, 14), slice(6, 20)) & ~mask(slice(2, 8), slice(15, 20))
+    dets = [InstanceMask(box_mask, box_c, 0.9), InstanceMask(mask(slice(14, 26), slice(0, 40)), shelf_c, 0.9),
+            InstanceMask(mask(slice(2, 8), slice(15, 20)), chair_c, 0.4)]
+    seg = Segmentation(np.full((h, w, len(NYU40)), 1 / len(NYU40), np.float32), NYU40, dets)
+    om.integrate(seg, 0, index_map, positions, ids, vertices, np.eye(4))
+    assert np.all(ids[hidden] == 1) and np.all(ids[np.setdiff1d(own, hidden)] == 1)
+    assert np.all(ids[wall] == -1)
+    assert np.all(ids[board] == 2)
+
+
 def test_floor_is_the_lowest_large_level():
     """A scan facing the walls sees more of a sofa's seat than of the floor: the floor is still
     the lowest large horizontal level (its surfels spread over a few height bins), not the largest."""
@@ -268,3 +341,47 @@ def test_box_leaves_out_the_wall_beside_it():
     picture = plate((0, 0.7), (0, 0.03), (1.5, 1.95), 3000)
     box = object_box(picture, None, 0.03, 0.03, strip_depth=0.25)
     assert abs(box.extent.max() - 0.7) < 0.01
+
+
+def test_box_sides_snap_to_the_faces_seen():
+    """A box seen from two sides and the top, its faces' surfels scattered by depth noise (1.5 cm
+    along their normals): the untrimmed box ends at the outermost surfels, ~3-4 cm out on each seen
+    side; snapped to the faces it is within 0.6 cm of the true box on them, and the unseen sides
+    keep their outermost surfels. A picture on a wall (2.5 cm thick, its front surfels as noisy)
+    keeps its thickness: along axes thinner than face_min_extent nothing moves."""
+    from semslam.objects.object_map import object_box
+
+    rng = np.random.default_rng(11)
+    size = np.array([0.6, 0.4, 0.5])  # the box spans [0, size]
+
+    def face(axis, at, n):
+        p = rng.uniform(0, 1, (n, 3)) * size
+        p[:, axis] = at + rng.normal(0, 0.015, n)
+        normal = np.zeros((n, 3))
+        normal[:, axis] = 1.0 if at > 0 else -1.0
+        return p, normal
+
+    faces = [face(0, size[0], 3000), face(1, 0.0, 3000), face(2, size[2], 3000)]  # +x, -y and the top
+    points, normals = np.concatenate([f[0] for f in faces]), np.concatenate([f[1] for f in faces])
+    kwargs = dict(face_band=0.08, face_cos=np.cos(np.deg2rad(25)), face_min_surfels=10, face_min_extent=0.15)
+    raw = object_box(points, None, 0.03, 0.03)
+    snapped = object_box(points, None, 0.03, 0.03, normals=normals, **kwargs)
+
+    def sides(box):  # (lo, hi) along world x, y, z (the boxes are axis-aligned here up to a quarter turn)
+        corners = box.centre + (np.array(np.meshgrid(*[[-0.5, 0.5]] * 3)).reshape(3, -1).T * box.extent) @ box.rotation.T
+        return corners.min(0), corners.max(0)
+
+    lo, hi = sides(raw)
+    assert hi[0] - size[0] > 0.025 and -lo[1] > 0.025 and hi[2] - size[2] > 0.025  # out by ~2 sigma
+    lo, hi = sides(snapped)
+    np.testing.assert_allclose([hi[0], lo[1], hi[2]], [size[0], 0.0, size[2]], atol=0.006)
+    lo_raw, hi_raw = sides(raw)
+    np.testing.assert_allclose([lo[0], hi[1], lo[2]], [lo_raw[0], hi_raw[1], lo_raw[2]], atol=1e-6)  # unseen sides
+    truth = OrientedBox(size / 2, size, np.eye(3))
+    assert box_iou_3d(snapped, truth) > box_iou_3d(raw, truth) + 0.1
+    picture = np.c_[rng.uniform(0, 0.7, 3000), 0.025 + rng.normal(0, 0.01, 3000), rng.uniform(1.5, 1.95, 3000)]
+    front = np.tile([0.0, 1.0, 0.0], (3000, 1))
+    a = object_box(picture, None, 0.03, 0.03)
+    b = object_box(picture, None, 0.03, 0.03, normals=front, **kwargs)
+    thin = int(np.argmin(a.extent))
+    assert abs(b.extent[thin] - a.extent[thin]) < 1e-9 and a.extent[thin] > 0.04

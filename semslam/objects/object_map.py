@@ -32,7 +32,8 @@ and their surfels freed; same-class objects whose surfels overlap, whose boxes n
 `merge_codetections` detections covered together are merged; at the end also a same-class
 fragment beside an object detected many times as often.
 Boxes (`object_box`): gravity-aligned, untrimmed, from the object's main clusters of surfels above
-the floor (`floor_level`), down to the floor when they stand on it; a box that ends in the air
+the floor (`floor_level`), each side moved to the face the surfels show there (`snap_to_faces`: the
+outermost surfels lie out by the depth noise), down to the floor when they stand on it; a box that ends in the air
 reaches down to what holds it up (`rest_on_support`: the legs or stand it stands on are seldom
 mapped).
 """
@@ -176,8 +177,44 @@ def trim_wall_strips(points: np.ndarray, box: OrientedBox, step: float, thin: fl
     return keep if keep.sum() >= 4 else np.ones(len(local), bool)
 
 
+def snap_to_faces(box: OrientedBox, points: np.ndarray, normals: np.ndarray, band: float, cos_angle: float,
+                  min_surfels: int, min_extent: float) -> OrientedBox:
+    """`box` with each side moved to the face the surfels show there: the median position of the
+    surfels (N, 3) within `band` m inside the side whose normal (N, 3) points out of it (within
+    arccos(cos_angle)), when at least `min_surfels` do. An untrimmed box ends at the outermost
+    surfels, and a face's surfels scatter about it with the depth noise (a few cm at 3-4 m after a
+    few fused measurements), so every side seen lies out by about twice that; the median of the
+    face's own surfels is where the face is. A side without such a face (unseen, or a rounded side)
+    keeps its outermost surfel, and so do both sides along an axis where the box is thinner than
+    `min_extent` (a picture, a door, a window: sheets whose relief the map flattens into the wall
+    behind them, so that their front surfels lie behind their true front)."""
+    if band <= 0 or len(points) == 0:
+        return box
+    local = (np.asarray(points, np.float64) - box.centre) @ box.rotation
+    facing = np.asarray(normals, np.float64) @ box.rotation
+    half = box.extent / 2
+    lo, hi = -half.copy(), half.copy()
+    for a in range(3):
+        if box.extent[a] < min_extent:
+            continue
+        for sign in (-1.0, 1.0):
+            x = sign * local[:, a]  # outwards from the centre across this side
+            face = (sign * facing[:, a] > cos_angle) & (x >= half[a] - band)
+            if np.count_nonzero(face) >= min_surfels:
+                side = float(np.median(x[face]))
+                if sign > 0:
+                    hi[a] = side
+                else:
+                    lo[a] = -side
+    if np.any(hi - lo < 1e-3):
+        return box
+    return OrientedBox(box.centre + box.rotation @ ((lo + hi) / 2), hi - lo, box.rotation)
+
+
 def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: float, floor: float | None = None,
-               band: float = 0.03, strip_depth: float = 0.0) -> OrientedBox:
+               band: float = 0.03, strip_depth: float = 0.0, normals: np.ndarray | None = None,
+               face_band: float = 0.0, face_cos: float = 0.9, face_min_surfels: int = 10,
+               face_min_extent: float = 0.15) -> OrientedBox:
     """The oriented box of an object's surfels (N, 3): the gravity-aligned box (`oriented_box`,
     untrimmed) of its main clusters (`main_clusters`). Untrimmed: an object's surfels lie on its
     surfaces, densest on the faces seen most, and quantiles of them cut off the faces seen least
@@ -186,19 +223,27 @@ def object_box(points: np.ndarray, up: np.ndarray | None, voxel: float, keep: fl
     height (along `up`; `floor_level`): the surfels within `band` above it are the floor around
     the object's feet (a mask is never exact there, and the floor joins every
     leg into one cluster with it), left out; a box whose bottom ends within band + 2 voxels of
-    the floor stands on it and reaches down to it."""
+    the floor stands on it and reaches down to it. With the surfels' `normals` (N, 3) and
+    `face_band` > 0: the sides moved to the faces seen there (`snap_to_faces` with face_band,
+    face_cos, face_min_surfels, face_min_extent) before the floor is reached down to."""
     p = np.asarray(points, np.float64)
+    n = None if normals is None else np.asarray(normals, np.float64)
     z = up_frame(up)[:, 2]
     if floor is not None:
         above = p @ z > floor + band
         if above.sum() >= 4:
             p = p[above]
-    p = p[main_clusters(p, voxel, keep)]
+            n = None if n is None else n[above]
+    main = main_clusters(p, voxel, keep)
+    p, n = p[main], None if n is None else n[main]
     box = oriented_box(p, trim=0.0, up=up)
     if strip_depth > 0:
         inner = trim_wall_strips(p, box, voxel, strip_depth)
         if not inner.all():
-            box = oriented_box(p[inner], trim=0.0, up=up)
+            p, n = p[inner], None if n is None else n[inner]
+            box = oriented_box(p, trim=0.0, up=up)
+    if n is not None and face_band > 0:
+        box = snap_to_faces(box, p, n, face_band, face_cos, face_min_surfels, face_min_extent)
     if floor is not None:
         lo = box.centre @ z - box.extent[2] / 2  # the box's third axis is up
         if lo <= floor + band + 2 * voxel:
@@ -313,7 +358,10 @@ def box_iou_3d(a: OrientedBox, b: OrientedBox, samples: int = 24) -> float:
 
 @dataclass
 class MapObject:
-    """One object of the map. class_probs: (C,) in the object map's label set."""
+    """One object of the map. class_probs: (C,) in the object map's label set, the normalised
+    exp(class_log): the log of the prior times the likelihoods of every detection so far (kept as
+    logs, shifted so that the largest is 0, so that no amount of evidence underflows or saturates:
+    forty detections of one class outweigh three of another whatever their order)."""
 
     id: int
     class_probs: np.ndarray
@@ -325,6 +373,19 @@ class MapObject:
     surfel_count: int = 0
     box: OrientedBox | None = None
     frames: list[int] = field(default_factory=list)
+    class_log: np.ndarray | None = None  # None: from class_probs
+
+    def __post_init__(self) -> None:
+        if self.class_log is None:
+            self.class_log = np.log(np.maximum(np.asarray(self.class_probs, np.float64), 1e-300))
+        self.add_class_log(np.zeros_like(self.class_log))
+
+    def add_class_log(self, log_likelihood: np.ndarray) -> None:
+        """Multiply the class belief by exp(log_likelihood) (C,) and renormalise."""
+        log = self.class_log + log_likelihood
+        self.class_log = log - log.max()
+        p = np.exp(self.class_log)
+        self.class_probs = p / p.sum()
 
     @property
     def class_id(self) -> int:
@@ -342,7 +403,8 @@ class MapObject:
 
     def state(self) -> dict:
         """Everything to rebuild this object (map.npz), JSON-serialisable."""
-        return {"id": self.id, "class_probs": [float(p) for p in self.class_probs], "first_frame": self.first_frame,
+        return {"id": self.id, "class_probs": [float(p) for p in self.class_probs],
+                "class_log": [float(v) for v in self.class_log], "first_frame": self.first_frame,
                 "last_frame": self.last_frame, "detections": self.detections, "expected": self.expected,
                 "score_sum": self.score_sum, "surfel_count": self.surfel_count, "frames": list(self.frames),
                 "box": self.box.to_dict() if self.box is not None else None}
@@ -354,7 +416,8 @@ class MapObject:
                    int(d["last_frame"]), int(d["detections"]), int(d["expected"]), float(d["score_sum"]),
                    int(d["surfel_count"]),
                    OrientedBox(np.asarray(box["centre"]), np.asarray(box["extent"]), np.asarray(box["rotation"]))
-                   if box else None, [int(f) for f in d.get("frames", [])])
+                   if box else None, [int(f) for f in d.get("frames", [])],
+                   np.asarray(d["class_log"], np.float64) if "class_log" in d else None)
 
     def to_dict(self, label_set: LabelSet) -> dict:
         probs = {label_set.names[c]: round(float(p), 4) for c, p in enumerate(self.class_probs) if p > 0.01}
@@ -455,14 +518,15 @@ class ObjectMap:
 
     def integrate(self, seg: Segmentation, frame_index: int, index_map: np.ndarray, positions: np.ndarray,
                   instance_ids: np.ndarray, vertices: np.ndarray, T_world_cam: np.ndarray,
-                  normals: np.ndarray | None = None) -> FrameObjects:
+                  normals: np.ndarray | None = None, surfel_normals=None) -> FrameObjects:
         """Associate `seg.instances` with the objects and update them.
 
         index_map: (H, W) int32 surfel index per pixel at the frame's resolution, -1 none (the map
         after fusing this frame). positions (N, 3) float32 world, instance_ids (N,) int32: the
         map's surfels; instance_ids is updated in place. vertices, normals: (H, W, 3) float32
         camera-frame maps of this frame (NaN invalid); normals only for mask refinement.
-        T_world_cam: 4x4. Returns counts."""
+        T_world_cam: 4x4. surfel_normals: the surfels' normals (N, 3), or a callable returning
+        them (read only when a `maintain` is due), for the boxes (see maintain). Returns counts."""
         from scipy.spatial import cKDTree
 
         c = self.config
@@ -520,9 +584,8 @@ class ObjectMap:
         depth = vertices[..., 2]  # what the camera measured; surfel_depth: where the map's surfel at each pixel lies
         surfel_depth = np.full((h, w), np.nan, np.float32)
         surfel_depth[seen] = (positions[index_map[seen]].astype(np.float64) - t) @ R[:, 2]
-        union = np.zeros((h, w), np.uint8)  # how many masks cover each pixel
-        for mask in masks:
-            union += mask
+        with np.errstate(invalid="ignore"):  # the map's surfel at a pixel is the surface measured there
+            at_surface = np.abs(surfel_depth - depth) <= c.release_depth_gap
         for d, (det, mask) in enumerate(zip(dets, masks)):
             o = matched_d.get(d)
             if o is None:
@@ -548,7 +611,8 @@ class ObjectMap:
             surfels = surfels[instance_ids[surfels] < 0]
             instance_ids[surfels] = o
             if d in matched_d:
-                stats.released += self._release(o, mask, support, owner, index_map, instance_ids, union - mask)
+                stats.released += self._release(o, d, dets, masks, support, at_surface, owner, index_map,
+                                                instance_ids)
         self._count_codetections(matched_d, masks, owner, obj_pixels)
         for o, n in obj_pixels.items():
             if o in self.objects and n >= c.visible_min_pixels:
@@ -558,7 +622,8 @@ class ObjectMap:
                 self.objects[o].expected += 1
         self._frames_since_maintain += 1
         if self._frames_since_maintain >= c.maintain_every:
-            self.maintain(positions, instance_ids)
+            self.maintain(positions, instance_ids, normals=surfel_normals() if callable(surfel_normals)
+                          else surfel_normals)
         return stats
 
     def _count_codetections(self, matched_d: dict[int, int], masks: list[np.ndarray], owner: np.ndarray,
@@ -577,24 +642,37 @@ class ObjectMap:
                 if np.sum(masks[d] & (owner == o2)) >= c.merge_cover * obj_pixels[o2]:
                     self.codetected[_pair(o, o2)] = self.codetected.get(_pair(o, o2), 0) + 1
 
-    def _release(self, o: int, mask: np.ndarray, support: np.ndarray, owner: np.ndarray, index_map: np.ndarray,
-                 instance_ids: np.ndarray, others: np.ndarray) -> int:
-        """Free the surfels of object `o` that this frame shows off its detection `mask`: further
-        than objects.release_margin px from it, or without depth `support` (behind its border),
-        and under no other detection — surfels a wider or false mask gave it earlier (the floor
-        behind a table's edge, the wall behind a box). Only when the mask covers at least
+    def _release(self, o: int, d: int, dets: list, masks: list[np.ndarray], support: np.ndarray,
+                 at_surface: np.ndarray, owner: np.ndarray, index_map: np.ndarray, instance_ids: np.ndarray) -> int:
+        """Free the surfels of object `o` that this frame shows off its detection d (`masks[d]`):
+        further than objects.release_margin px from it, or without depth `support` (behind its
+        border) — surfels a wider or false mask gave it earlier (the floor behind a table's edge,
+        the wall behind a box, the shelf board under a box on it). Kept: those under another
+        detection of d's class (the other part of a split mask), and those under a detection of
+        another class unless they are the surface the camera measured there (`at_surface`: within
+        objects.release_depth_gap of the frame's depth) — under the shelf's mask, the board that a
+        dilated mask of the box on it claimed goes; behind a chair not mapped yet, or behind a box
+        on it, what the map still shows of o stays. Only when the mask covers at least
         objects.release_min_cover of o's visible pixels (a partial or split detection frees
         nothing). Returns how many were freed."""
         import cv2
 
         c = self.config
+        mask = masks[d]
         visible = owner == o
         n = int(visible.sum())
         if c.release_margin < 0 or n == 0 or np.sum(mask & visible) < c.release_min_cover * n:
             return 0
         r = c.release_margin
         near = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        outside = visible & ~((near > 0) & support) & (others == 0)
+        outside = visible & ~((near > 0) & support)
+        for d2, other in enumerate(masks):
+            if d2 == d or not np.any(outside & other):
+                continue
+            if dets[d2].class_id == dets[d].class_id:
+                outside &= ~other
+            else:
+                outside &= ~(other & ~at_surface)
         surfels = index_map[outside]
         surfels = surfels[instance_ids[surfels] == o]
         instance_ids[surfels] = -1
@@ -609,7 +687,7 @@ class ObjectMap:
         before = surfel_map.instance_ids()
         ids = before.copy()
         stats = self.integrate(seg, frame_index, index_map, surfel_map.field("positions"), ids, vertices,
-                               T_world_cam, normals)
+                               T_world_cam, normals, lambda: surfel_map.field("normals"))
         changed = np.flatnonzero(ids != before)
         if len(changed):
             surfel_map.set_instance_ids(ids[changed], changed)
@@ -619,7 +697,7 @@ class ObjectMap:
         """`finish` on a SurfelMap's surfels, writing freed / merged ids back."""
         before = surfel_map.instance_ids()
         ids = before.copy()
-        out = self.finish(surfel_map.field("positions"), ids)
+        out = self.finish(surfel_map.field("positions"), ids, surfel_map.field("normals"))
         changed = np.flatnonzero(ids != before)
         if len(changed):
             surfel_map.set_instance_ids(ids[changed], changed)
@@ -660,16 +738,16 @@ class ObjectMap:
         score = float(np.clip(score, 1e-3, 1 - 1e-3))
         likelihood = np.full(n, (1.0 - score) / (n - 1))
         likelihood[class_id] = score
-        p = obj.class_probs * likelihood
-        p /= p.sum()
-        p = np.maximum(p, self.config.class_floor)
-        obj.class_probs = p / p.sum()
+        obj.add_class_log(np.log(likelihood))
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def maintain(self, positions: np.ndarray, instance_ids: np.ndarray, final: bool = False) -> dict:
+    def maintain(self, positions: np.ndarray, instance_ids: np.ndarray, final: bool = False,
+                 normals: np.ndarray | None = None) -> dict:
         """Refresh surfel counts and boxes from the surfels; drop and merge objects (module doc).
-        instance_ids is updated in place (freed: -1; merged: the surviving id). Returns counts."""
+        instance_ids is updated in place (freed: -1; merged: the surviving id); normals (N, 3): the
+        surfels' (boxes snap to the faces they show; None: boxes end at the outermost surfels).
+        Returns counts."""
         from scipy.spatial import cKDTree
 
         c = self.config
@@ -692,12 +770,17 @@ class ObjectMap:
         # merge same-class objects whose surfels overlap, or the box of the smaller lies in the other's
         ids = sorted(self.objects, key=lambda o: -self.objects[o].surfel_count)
         pts = {o: positions[instance_ids == o] for o in ids}
+        nrm = {o: None if normals is None else normals[instance_ids == o] for o in ids}
         floor = floor_level(positions, self.up) if c.floor_band > 0 else None
 
-        def box_of(p: np.ndarray) -> OrientedBox:
-            return object_box(p, self.up, c.box_voxel, c.box_keep, floor, c.floor_band, c.box_strip_depth)
+        def box_of(o: int) -> OrientedBox | None:
+            if len(pts[o]) < 4:
+                return None
+            return object_box(pts[o], self.up, c.box_voxel, c.box_keep, floor, c.floor_band, c.box_strip_depth,
+                              nrm[o], c.face_band, float(np.cos(np.deg2rad(c.face_angle_deg))), c.face_min_surfels,
+                              c.face_min_extent)
 
-        boxes = {o: box_of(p) if len(p) >= 4 else None for o, p in pts.items()}
+        boxes = {o: box_of(o) for o in ids}
 
         def same_thing(a: int, b: int) -> bool:
             """Whether same-class objects a and b are one thing mapped as two."""
@@ -732,13 +815,16 @@ class ObjectMap:
                 if same_thing(a, b):
                     self._merge(a, b, instance_ids)
                     pts[a] = np.concatenate([pts[a], pts[b]])
-                    boxes[a] = box_of(pts[a]) if len(pts[a]) >= 4 else None
+                    if normals is not None:
+                        nrm[a] = np.concatenate([nrm[a], nrm[b]])
+                    boxes[a] = box_of(a)
                     merged += 1
         for o, obj in self.objects.items():
             mine = instance_ids == o
-            p = positions[mine]
-            obj.surfel_count = len(p)
-            obj.box = box_of(p) if len(p) >= 4 else None
+            pts[o] = positions[mine]
+            nrm[o] = None if normals is None else normals[mine]
+            obj.surfel_count = len(pts[o])
+            obj.box = box_of(o)
             if obj.box is not None and c.support_min_surfels > 0:
                 obj.box = self._supported(obj.box, positions, ~mine, floor)
         self.dropped += dropped
@@ -756,9 +842,7 @@ class ObjectMap:
 
     def _merge(self, keep: int, other: int, instance_ids: np.ndarray) -> None:
         a, b = self.objects[keep], self.objects.pop(other)
-        p = a.class_probs * b.class_probs  # both beliefs came from independent detections
-        a.class_probs = np.maximum(p / p.sum(), self.config.class_floor)
-        a.class_probs /= a.class_probs.sum()
+        a.add_class_log(b.class_log)  # both beliefs came from independent detections
         a.detections += b.detections
         a.expected += b.expected
         a.score_sum += b.score_sum
@@ -772,9 +856,9 @@ class ObjectMap:
                 if z != keep:
                     self.codetected[_pair(z, keep)] = self.codetected.get(_pair(z, keep), 0) + n
 
-    def finish(self, positions: np.ndarray, instance_ids: np.ndarray) -> dict:
+    def finish(self, positions: np.ndarray, instance_ids: np.ndarray, normals: np.ndarray | None = None) -> dict:
         """The end-of-sequence pass: maintain with the min_detections rule."""
-        return self.maintain(positions, instance_ids, final=True)
+        return self.maintain(positions, instance_ids, final=True, normals=normals)
 
     def to_list(self) -> list[dict]:
         return [self.objects[o].to_dict(self.label_set) for o in sorted(self.objects)]
