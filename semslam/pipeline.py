@@ -100,6 +100,15 @@ class RunResult:
         }
 
 
+def rigid(T: np.ndarray) -> np.ndarray:
+    """T (4x4) with its rotation the nearest rotation matrix (SVD): the core's poses are float32,
+    and a motion fed back as the next frame's start would otherwise gather their rounding."""
+    U, _, Vt = np.linalg.svd(T[:3, :3])
+    out = np.array(T, np.float64)
+    out[:3, :3] = U @ np.diag([1.0, 1.0, np.linalg.det(U @ Vt)]) @ Vt
+    return out
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -134,6 +143,7 @@ class SemanticSLAM:
         self.map: SurfelMap | None = None
         self._frames = None  # the core's FrameProcessor: this camera's images on the device
         self._T_world_cam = np.eye(4)
+        self._motion = np.eye(4)  # the last tracked frame's T_ref_cur: where tracking starts (constant velocity)
         self._time = 0  # frames processed: the map's clock
         self._timestamps: list[float] = []
         self._poses: list[np.ndarray] = []
@@ -164,7 +174,9 @@ class SemanticSLAM:
             with self.timers("predict"):  # the map seen from the last pose, holes filled when sparse
                 self._frames.predict_reference(self.map.core, self._T_world_cam, self._time)
             with self.timers("track"):
-                tracking = self._frames.track(np.eye(4))
+                constant = self.config.tracking.motion_model == "constant_velocity"
+                tracking = self._frames.track(self._motion if constant else np.eye(4))
+            self._motion = rigid(tracking["T_ref_cur"]) if tracking["ok"] else np.eye(4)
             status.tracked = tracking["ok"]
             status.reason = tracking["reason"]
             status.inlier_fraction = tracking["inlier_fraction"]
@@ -270,7 +282,7 @@ class SemanticSLAM:
                 self.device, k.width, k.height, k.fx, k.fy, k.cx, k.cy,
                 bilateral_radius=pre.bilateral_radius, bilateral_sigma_space=pre.bilateral_sigma_space,
                 bilateral_sigma_depth=pre.bilateral_sigma_depth, depth_min=pre.depth_min, depth_max=pre.depth_max,
-                tracking=tracking.model_dump(exclude={"fill_in_min_density"}),
+                tracking=tracking.core_params(),
                 fill_in_min_density=tracking.fill_in_min_density,
             )
             self.map = self._new_map()

@@ -22,7 +22,7 @@ def make_processor(intrinsics, config: Config, device: str):
         device, k.width, k.height, k.fx, k.fy, k.cx, k.cy,
         bilateral_radius=pre.bilateral_radius, bilateral_sigma_space=pre.bilateral_sigma_space,
         bilateral_sigma_depth=pre.bilateral_sigma_depth, depth_min=pre.depth_min, depth_max=pre.depth_max,
-        tracking=tracking.model_dump(exclude={"fill_in_min_density"}),
+        tracking=tracking.core_params(),
         fill_in_min_density=tracking.fill_in_min_density,
     )
 
@@ -91,7 +91,7 @@ def test_unknown_tracking_parameter_is_refused(desk):
     frame = desk[0]
     config = Config()
     k, pre = frame.intrinsics, config.preprocess
-    tracking = config.tracking.model_dump(exclude={"fill_in_min_density"})
+    tracking = config.tracking.core_params()
     tracking["icp_weigth"] = 3.0
     with pytest.raises(ValueError, match="icp_weigth"):
         core().FrameProcessor("cpu", k.width, k.height, k.fx, k.fy, k.cx, k.cy, bilateral_radius=pre.bilateral_radius,

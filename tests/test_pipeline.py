@@ -102,6 +102,43 @@ def test_all_zero_depth_frame_is_a_reported_failure(shared_data):
     assert ate(seq, result) < 0.03
 
 
+def test_tracking_starts_from_the_last_motion(shared_data):
+    """tracking.motion_model: constant_velocity starts each frame's tracking from the last tracked
+    frame's motion (orthonormalised), from the last pose after a failure (the all-zero depth frame
+    4) and when there is no motion yet; static always from the last pose."""
+    seq = datasets.open(shared_data / DESK)
+    frames = _Frames(seq, alter={4: lambda f: _with_depth(f, np.zeros_like(f.depth))})
+    for model in ("constant_velocity", "static"):
+        config = Config()
+        config.tracking.motion_model = model
+        slam = SemanticSLAM(config)
+        starts, results = [], []
+        for k in range(len(frames)):
+            slam.process(frames[k])
+            if k == 0:
+                inner = slam._frames
+
+                class Recording:  # the core's FrameProcessor, its track calls recorded
+                    def __getattr__(self, name):
+                        return getattr(inner, name)
+
+                    def track(self, T):
+                        starts.append(np.array(T))
+                        results.append(inner.track(T))
+                        return results[-1]
+
+                slam._frames = Recording()
+        assert [r["ok"] for r in results] == [True, True, True, False, True, True, True, True]  # frames 1-8
+        np.testing.assert_array_equal(starts[0], np.eye(4))
+        for k in range(1, len(starts)):
+            if model == "static" or not results[k - 1]["ok"]:
+                np.testing.assert_array_equal(starts[k], np.eye(4))
+            else:  # the motion of the frame before, as a rotation matrix
+                np.testing.assert_allclose(starts[k], results[k - 1]["T_ref_cur"], atol=1e-5)
+                np.testing.assert_allclose(starts[k][:3, :3] @ starts[k][:3, :3].T, np.eye(3), atol=1e-12)
+        assert ate(seq, slam.result()) < 0.03
+
+
 def test_nan_and_inf_depth_are_counted_not_fused(shared_data):
     seq = datasets.open(shared_data / DESK)
 
