@@ -662,8 +662,9 @@ class ObjectsConfig(_WorkerSection):
     face_angle_deg: float = Field(25.0, gt=0, lt=90, description="deg; ... normals within this of the side's own")
     face_min_surfels: int = Field(10, ge=1, description="... when at least this many do (else the outermost surfel)")
     face_min_extent: float = Field(
-        0.15, ge=0, description="m; ... only along axes where the box is at least this long (sheets on a wall: a "
-        "picture's, a door's relief is flattened into the wall by the map, their outermost surfels fit them better)"
+        0.15, ge=0, description="m; ... only along axes where the box is at least this long (a sheet on a wall, a "
+        "picture or a door, is as thin as the depth noise and the map's misregistration: its outermost surfels fit "
+        "it better)"
     )
     maintain_every: int = Field(10, ge=1, description="frames between drop / merge / box passes")
     up: Literal["auto", "camera"] = Field(

@@ -368,7 +368,8 @@ def test_box_sides_snap_to_the_faces_seen():
     snapped = object_box(points, None, 0.03, 0.03, normals=normals, **kwargs)
 
     def sides(box):  # (lo, hi) along world x, y, z (the boxes are axis-aligned here up to a quarter turn)
-        corners = box.centre + (np.array(np.meshgrid(*[[-0.5, 0.5]] * 3)).reshape(3, -1).T * box.extent) @ box.rotation.T
+        unit = np.array(np.meshgrid(*[[-0.5, 0.5]] * 3)).reshape(3, -1).T
+        corners = box.centre + (unit * box.extent) @ box.rotation.T
         return corners.min(0), corners.max(0)
 
     lo, hi = sides(raw)
