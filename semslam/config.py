@@ -583,7 +583,10 @@ class ObjectsConfig(_WorkerSection):
     max_points: int = Field(2000, ge=10, description="detection points (subsampled) used for the 3D agreement test")
     # per-object beliefs
     visible_min_pixels: int = Field(
-        300, ge=1, description="px; an object is expected to be seen when it covers this many pixels of the index map"
+        200, ge=1, description="px; an object is expected to be seen when it covers this many pixels of the index map "
+        "(min_mask_pixels: as many as the smallest detection used; with 300 an object started by a wrong-class or "
+        "false detection over a small part of a thing was never expected, so Fusion++'s existence test never "
+        "dropped it)"
     )
     existence_threshold: float = Field(
         0.3, gt=0, lt=1, description="objects whose detected / expected ratio falls below this are dropped (Fusion++)"

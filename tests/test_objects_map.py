@@ -307,6 +307,33 @@ def test_release_frees_what_another_class_detects_at_its_surface():
     assert np.all(ids[board] == 2)
 
 
+def test_an_object_seen_but_not_detected_is_dropped():
+    """Fusion++'s existence: an object started by three detections (a wrong class over part of a
+    thing) that the following frames show at 225 px, as large as a detection can be
+    (objects.min_mask_pixels 200), without detecting it, is expected there and dropped; with
+    visible_min_pixels above its size (300, the old default) it was never expected and stayed."""
+    from semslam.segmentation.base import Segmentation
+
+    h, w = 30, 40
+    v, u = np.mgrid[0:h, 0:w]
+    vertices = np.stack([(u - w / 2) * 0.01, (v - h / 2) * 0.01, np.full((h, w), 1.0)], -1).astype(np.float32)
+    positions = vertices.reshape(-1, 3).copy()
+    index_map = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    for visible_min_pixels, kept in ((ObjectsConfig().visible_min_pixels, False), (300, True)):
+        cfg = ObjectsConfig(refine_masks=False, visible_min_pixels=visible_min_pixels, maintain_every=1000)
+        om = ObjectMap(NYU40, cfg)
+        ids = np.full(h * w, -1, np.int32)
+        ids[index_map[5:20, 10:25].ravel()] = 1
+        om.objects[1] = MapObject(1, np.eye(len(NYU40))[NYU40.id_of("cabinet")], 0, 0, detections=3, expected=3)
+        om._next_id = 2
+        for k in range(1, 21):
+            seg = Segmentation(np.full((h, w, len(NYU40)), 1 / len(NYU40), np.float32), NYU40, [])
+            om.integrate(seg, k, index_map, positions, ids, vertices, np.eye(4))
+        om.maintain(positions, ids)
+        assert (1 in om.objects) == kept
+        assert np.all(ids[index_map[5:20, 10:25].ravel()] == (1 if kept else -1))
+
+
 def test_floor_is_the_lowest_large_level():
     """A scan facing the walls sees more of a sofa's seat than of the floor: the floor is still
     the lowest large horizontal level (its surfels spread over a few height bins), not the largest."""

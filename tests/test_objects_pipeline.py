@@ -24,9 +24,10 @@ TOUR = dict(frames=FRAMES, trajectory="tour", fps=15.0, speed=0.3, noise="kinect
 # Measured on this 60-frame tour at 320x240 with the noisy oracle (20% missed, 10% false positives,
 # 10% wrong classes), fuse_depth_max 5 m, every frame's instances applied before the next frame
 # (objects.wait_for_instances: the numbers do not depend on the machine's load): 14 present, 14
-# reported, recall 1.0, precision 1.0, no duplicates, mean box IoU 0.655; against the part of each
-# thing the camera saw 0.685, that part against the whole box 0.786. Without the noise
-# (oracle:perfect): recall 1.0, 1 duplicate (a bookshelf's side seen from 4.5 m), IoU 0.683.
+# reported, recall 1.0, precision 1.0, no duplicates, mean box IoU 0.658; against the part of each
+# thing the camera saw 0.680, that part against the whole box 0.786 (oracle seeds 1 and 2: IoU 0.666
+# and 0.668, recall and precision 1.0, one duplicate with seed 1). Without the noise
+# (oracle:perfect): recall 1.0, 1 duplicate (a bookshelf's side seen from 4.5 m), IoU 0.689.
 # (Before the boxes snapped their sides to the faces seen, objects.face_band, and before another
 # class's detection could free the surfels at its surface, objects.release_depth_gap: 0.586 / 0.609.)
 # The 60-frame tour sees the middle things from 2 m and the far side of the room from 3.5-5 m, where
