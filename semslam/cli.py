@@ -74,7 +74,7 @@ def synth(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the sequence into (created)."),
     frames: Optional[int] = typer.Option(None, help="Number of frames [config: synth.frames]."),
     seed: Optional[int] = typer.Option(None, help="Seed of the room, furniture and noise [synth.seed]."),
-    trajectory: Optional[str] = typer.Option(None, help="orbit | walk | loop | tour [synth.trajectory]."),
+    trajectory: Optional[str] = typer.Option(None, help="orbit | walk | loop | tour | scan [synth.trajectory]."),
     noise: Optional[str] = typer.Option(None, help="kinect | none [synth.noise]."),
     width: Optional[int] = typer.Option(None, help="Image width in pixels [synth.width]."),
     height: Optional[int] = typer.Option(None, help="Image height in pixels [synth.height]."),
