@@ -771,8 +771,15 @@ class ObjectMap:
         self.codetected = {k: n for k, n in self.codetected.items() if k[0] in self.objects and k[1] in self.objects}
         # merge same-class objects whose surfels overlap, or the box of the smaller lies in the other's
         ids = sorted(self.objects, key=lambda o: -self.objects[o].surfel_count)
-        pts = {o: positions[instance_ids == o] for o in ids}
-        nrm = {o: None if normals is None else normals[instance_ids == o] for o in ids}
+        pts: dict[int, np.ndarray] = {}  # each object's surfels (positions, normals) in map order
+        nrm: dict[int, np.ndarray | None] = {}
+
+        def take(o: int) -> None:
+            mine = instance_ids == o
+            pts[o], nrm[o] = positions[mine], None if normals is None else normals[mine]
+
+        for o in ids:
+            take(o)
         floor = floor_level(positions, self.up) if c.floor_band > 0 else None
 
         def box_of(o: int) -> OrientedBox | None:
@@ -816,19 +823,14 @@ class ObjectMap:
                     continue
                 if same_thing(a, b):
                     self._merge(a, b, instance_ids)
-                    pts[a] = np.concatenate([pts[a], pts[b]])
-                    if normals is not None:
-                        nrm[a] = np.concatenate([nrm[a], nrm[b]])
+                    take(a)
                     boxes[a] = box_of(a)
                     merged += 1
-        for o, obj in self.objects.items():
-            mine = instance_ids == o
-            pts[o] = positions[mine]
-            nrm[o] = None if normals is None else normals[mine]
+        for o, obj in self.objects.items():  # pts and boxes hold every surviving object's, merges included
             obj.surfel_count = len(pts[o])
-            obj.box = box_of(o)
+            obj.box = boxes[o]
             if obj.box is not None and c.support_min_surfels > 0:
-                obj.box = self._supported(obj.box, positions, ~mine, floor)
+                obj.box = self._supported(obj.box, positions, instance_ids != o, floor)
         self.dropped += dropped
         self.merged += merged
         return {"dropped": dropped, "merged": merged}
